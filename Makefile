@@ -7,7 +7,9 @@
 #   vm/vm.mk        QEMU harness (guest kernel, initramfs, runner)
 #   libpim/libpim.mk, daemon/daemon.mk, sim/sim.mk, ...
 # Fragments append to USER_BINS (built by `make`), HOST_TESTS (run by
-# `make check-host`), BENCHES (run by `make bench`) and INSTALL_TARGETS.
+# `make check-host`), BENCHES (run by `make bench`), INSTALL_TARGETS, and
+# for the guest: VM_DEPS (built before a boot), VM_SUITES (guest scripts run
+# by `make check-vm`) and VM_BENCH_SUITES (run by `make bench-vm`).
 
 CC		?= gcc
 BUILD		:= build
@@ -29,6 +31,9 @@ USER_BINS	:=
 HOST_TESTS	:=
 BENCHES		:=
 INSTALL_TARGETS	:=
+VM_DEPS		:=
+VM_SUITES	:=
+VM_BENCH_SUITES	:=
 
 .PHONY: all userspace module check check-host check-vm bench bench-vm demo \
 	install clean setup
@@ -37,6 +42,7 @@ all: userspace module
 
 -include dm/dm.mk
 -include kmod/kmod.mk
+-include tests/kmod/tests.mk
 -include vm/vm.mk
 -include libpim/libpim.mk
 -include tools/tools.mk

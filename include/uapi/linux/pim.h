@@ -134,7 +134,7 @@ struct pim_kv_place {
 struct pim_kv_io {
 	__u32	handle;
 	__u32	layer;
-	__u32	start;			/* READ: first token; APPEND: must be 0 or the layer length */
+	__u32	start;			/* READ: first token; APPEND: the layer's length */
 	__u32	count;			/* tokens */
 	__u64	k_addr;			/* count x kv_heads x head_dim elements */
 	__u64	v_addr;			/* same shape */
