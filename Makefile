@@ -46,6 +46,7 @@ all: userspace module
 -include vm/vm.mk
 -include libpim/libpim.mk
 -include tools/tools.mk
+-include gpu/gpu.mk
 -include sched/sched.mk
 -include daemon/daemon.mk
 -include sim/sim.mk
