@@ -1,0 +1,203 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# guest-suite.sh - the driver tests, run as root inside the QEMU guest by
+# `make check-vm` (vm/vm.mk) once per boot configuration.
+#
+# Environment (set by the harness):
+#   PIM_TOP          repository root (same path as on the host)
+#   PIM_KO           the module to load
+#   PIM_BACKING      memmap or ram
+#   PIM_REGION_BASE  PIM_REGION_SIZE   the memmap= region (memmap only)
+#   PIM_CPU          QEMU CPU model, for the log
+#
+# Prints TAP: the suite's own checks and every test program's output, and
+# exits non-zero if anything failed. After each step the kernel log is
+# scanned; a WARNING, BUG, Oops, KASAN, lockdep or hung-task line fails it.
+
+set -u
+
+top=${PIM_TOP:?PIM_TOP not set}
+ko=${PIM_KO:?PIM_KO not set}
+backing=${PIM_BACKING:-ram}
+bin=$top/build/tests/kmod
+n=0
+failed=0
+
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $*"
+}
+
+not_ok() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $*"
+}
+
+# check DESCRIPTION COMMAND...: one test point from a command's status.
+check() {
+	desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+klog_mark() {
+	mark=$(dmesg | wc -l)
+}
+
+klog_new() {
+	dmesg | tail -n +$((mark + 1))
+}
+
+# One test point: no kernel complaint since the last mark.
+klog_clean() {
+	bad=$(klog_new | grep -E 'WARNING:|BUG:|Oops|KASAN|lockdep|possible recursive locking|blocked for more than|general protection|Call Trace')
+	if [ -z "$bad" ]; then
+		ok "kernel log clean after $1"
+	else
+		not_ok "kernel log clean after $1"
+		echo "$bad" | sed 's/^/# /'
+	fi
+	klog_mark
+}
+
+loaded() {
+	grep -q '^pim ' /proc/modules
+}
+
+# A bad parameter set must fail the load, leave nothing loaded, and say why.
+bad_load() {
+	desc=$1
+	shift
+	klog_mark
+	if insmod "$ko" "$@" 2>/dev/null; then
+		not_ok "insmod $desc refused"
+		rmmod pim
+		return
+	fi
+	if loaded; then
+		not_ok "insmod $desc refused (module stayed loaded)"
+	elif ! klog_new | grep -qi 'pim'; then
+		not_ok "insmod $desc refused with a message"
+	else
+		ok "insmod $desc refused: $(klog_new | grep -i pim | tail -n 1 | sed 's/^\[[^]]*\] //')"
+	fi
+	klog_clean "insmod $desc"
+}
+
+# Run one TAP program; its output goes straight through.
+run_prog() {
+	prog=$1
+	shift
+	klog_mark
+	if [ ! -x "$bin/$prog" ]; then
+		not_ok "$prog built ($bin/$prog missing)"
+		return
+	fi
+	echo "# --- $prog $*"
+	env "$@" "$bin/$prog"
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		not_ok "$prog exited with status $rc"
+	fi
+	klog_clean "$prog"
+}
+
+sysfs_free_is_capacity() {
+	d=/sys/class/pim/$1
+	[ "$(cat "$d/free")" = "$(cat "$d/capacity")" ]
+}
+
+unload() {
+	klog_mark
+	for d in /sys/class/pim/pim*; do
+		[ -e "$d" ] || continue
+		check "$(basename "$d"): free equals capacity before rmmod" \
+			sysfs_free_is_capacity "$(basename "$d")"
+	done
+	check "rmmod pim" rmmod pim
+	check "no module, device nodes or class left" \
+		sh -c '! grep -q "^pim " /proc/modules && ! ls /dev/pim* >/dev/null 2>&1 && ! ls -d /sys/class/pim/pim* >/dev/null 2>&1'
+	if [ "$backing" = memmap ]; then
+		check "memmap region released in /proc/iomem" \
+			sh -c '! grep -q ": pim" /proc/iomem'
+	fi
+	klog_clean "rmmod"
+}
+
+hex() {
+	printf '0x%x' "$1"
+}
+
+echo "# guest-suite: backing $backing, cpu ${PIM_CPU:-default}, kernel $(uname -r)"
+klog_mark
+
+if loaded; then
+	rmmod pim
+fi
+
+# Bad module parameters: each load must fail cleanly.
+bad_load "channels=0" channels=0
+bad_load "banks=0" banks=0
+bad_load "row_bytes=1000" row_bytes=1000
+bad_load "ram_mb=0" ram_mb=0
+bad_load "ram_devs=9" ram_devs=9
+bad_load "regions=bogus" regions=bogus
+# 16 MiB at 16 MiB is ordinary System RAM in every guest we boot.
+bad_load "regions on System RAM" regions=16M@0x1000000
+# Far above guest RAM: neither RAM nor reserved.
+bad_load "regions not reserved" regions=16M@0x7f0000000000
+
+if [ "$backing" = memmap ]; then
+	base=$(($(printf '%d' "${PIM_REGION_BASE:?}")))
+	size=$(($(printf '%d' "${PIM_REGION_SIZE:?}")))
+	half=$((size / 2))
+	quarter=$((size / 4))
+	bad_load "overlapping regions" \
+		"regions=$(hex $half)@$(hex $base),$(hex $half)@$(hex $((base + quarter)))"
+	bad_load "region running past the reservation" \
+		"regions=$(hex $size)@$(hex $((base + half)))"
+	bad_load "region with bad geometry" \
+		"regions=$(hex $size)@$(hex $base)" dimms=0
+	params="regions=$(hex $size)@$(hex $base)"
+else
+	# Two small RAM devices: both appear and both work.
+	klog_mark
+	if insmod "$ko" ram_mb=16 ram_devs=2; then
+		ok "insmod ram_mb=16 ram_devs=2"
+		check "/dev/pim0 and /dev/pim1 exist" \
+			test -c /dev/pim0 -a -c /dev/pim1
+		run_prog test_basic PIM_DEV=/dev/pim1
+		unload
+	else
+		not_ok "insmod ram_mb=16 ram_devs=2"
+	fi
+	params="ram_mb=64"
+fi
+
+klog_mark
+if ! insmod "$ko" $params; then
+	not_ok "insmod $params"
+	klog_new | sed 's/^/# /'
+	exit 1
+fi
+ok "insmod $params"
+check "/dev/pim0 is a char device, mode 0600 root:root" \
+	sh -c '[ -c /dev/pim0 ] && [ "$(stat -c %a:%u:%g /dev/pim0)" = 600:0:0 ]'
+check "sysfs backing is $backing" \
+	sh -c "[ \"\$(cat /sys/class/pim/pim0/backing)\" = $backing ]"
+if [ "$backing" = memmap ]; then
+	check "memmap region claimed in /proc/iomem" \
+		sh -c 'grep -q ": pim" /proc/iomem'
+fi
+klog_clean "insmod"
+
+for prog in test_basic test_kv test_attn test_queue test_uring test_procs; do
+	run_prog "$prog"
+done
+
+unload
+
+echo "# guest-suite: $((n - failed)) passed, $failed failed (suite checks)"
+[ "$failed" -eq 0 ]
