@@ -1,0 +1,101 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the test guest (started by vm/init, output on the host's
+# stdout). Executes the job that vm/run.sh wrote to /run/vm/job - one
+# command, or a list of TAP suites - and scans the kernel log after the
+# command and after each suite. Reports to the host in /run/vm/status:
+#	"STATUS KLOG_HITS"
+# STATUS is the command's exit status (command mode) or the number of
+# failed suites (suite mode); KLOG_HITS counts suspicious kernel messages.
+
+export LC_ALL=C
+out=/run/vm
+# shellcheck source=/dev/null
+. "$out/job" || exit 1
+
+# Kernel messages that fail a run.
+KLOG_BAD='WARNING:|BUG:|Oops:|KASAN|UBSAN|kmemleak|lockdep|possible recursive locking|circular locking|hung_task|blocked for more than|general protection|Call Trace'
+
+# Every kernel message, from boot on, goes to the host's run directory;
+# /dev/kmsg readers keep their own position, so a test that clears the
+# ring buffer (dmesg -C) cannot hide a warning from the scan.
+klog=$out/kmsg.log
+cat /dev/kmsg >"$klog" &
+klog_pid=$!
+klog_off=0
+klog_hits=0
+scan_no=0
+
+# scan WHAT: check the messages since the previous scan. A marker written
+# to /dev/kmsg tells when the logger has caught up.
+scan()
+{
+	local mark chunk bad n
+
+	scan_no=$((scan_no + 1))
+	mark="vm-scan-$scan_no"
+	echo "$mark" >/dev/kmsg
+	while ! tail -c +$((klog_off + 1)) "$klog" | grep -q ";$mark\$"; do
+		sleep 0.05
+	done
+	chunk=$(tail -c +$((klog_off + 1)) "$klog" | sed -n "1,/;$mark\$/p")
+	klog_off=$((klog_off + ${#chunk} + 1))
+	# Records are "prio,seq,usec,flags;text"; continuation lines
+	# (device properties) start with a space and are not messages.
+	bad=$(printf '%s\n' "$chunk" | sed -n 's/^[0-9][^;]*;//p' |
+	      grep -v '^Kernel command line: \|^Command line: ' |
+	      grep -E "$KLOG_BAD")
+	[ -z "$bad" ] && return 0
+	n=$(printf '%s\n' "$bad" | wc -l)
+	klog_hits=$((klog_hits + n))
+	printf '%s\n' "$bad" | head -n 40 | sed 's/^/# kernel: /'
+	[ "$n" -gt 40 ] && echo "# kernel: ... $((n - 40)) more in kmsg.log"
+	echo "not ok - kernel log clean $1 ($n suspicious lines)"
+	return 1
+}
+
+# Close the results: stop the logger, write the status.
+finish()
+{
+	kill "$klog_pid" 2>/dev/null
+	wait "$klog_pid" 2>/dev/null
+	echo "$1 $klog_hits" >"$out/status"
+}
+
+# A task stuck for a minute is a bug here (the default is two minutes).
+echo 60 >/proc/sys/kernel/hung_task_timeout_secs
+
+cd "$VM_CWD" 2>/dev/null || cd "$PIM_TOP" || exit 1
+
+if [ "$VM_MODE" = command ]; then
+	"${VM_ITEMS[@]}" </dev/null
+	rc=$?
+	scan "after the command" >&2
+	finish "$rc"
+	exit 0
+fi
+
+failed=0
+scan "at boot" || failed=$((failed + 1))
+for suite in "${VM_ITEMS[@]}"; do
+	echo "# suite $suite (${PIM_BACKING:-?} backing, ${PIM_CPU:-default} CPU)"
+	res=$(mktemp)
+	cd "$PIM_TOP" || exit 1
+	# timeout(1) signals the suite's whole process group.
+	timeout -k 10 "$VM_SUITE_TIMEOUT" "$suite" </dev/null 2>&1 |
+		tee "$res"
+	rc=${PIPESTATUS[0]}
+	nok=$(grep -c '^not ok' "$res")
+	rm -f "$res"
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		echo "not ok - $suite timed out after $VM_SUITE_TIMEOUT s"
+		nok=$((nok + 1))
+	elif [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then
+		echo "not ok - $suite exited with status $rc"
+		nok=1
+	fi
+	scan "after $suite" || nok=$((nok + 1))
+	[ "$nok" -gt 0 ] && failed=$((failed + 1))
+done
+finish "$failed"

@@ -1,0 +1,253 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot Debian's guest kernel under QEMU (TCG) and run a command, or a list
+# of TAP suites, as root inside it. See usage() and docs in vm/README.md.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd -P)
+
+usage()
+{
+	cat <<EOF
+usage: vm/run.sh [options] -- COMMAND [ARG...]
+       vm/run.sh [options] --suite SCRIPT [--suite SCRIPT...]
+
+Boots build/vm/vmlinux under QEMU TCG with the host root (read-only, under
+a tmpfs overlay) as the guest root, the repository at its host path, and
+runs COMMAND, or each TAP suite in turn, as root. Output comes back on
+stdout. The kernel log is scanned after the command and after each suite.
+
+options:
+  --memmap SIZE\$BASE  reserve guest RAM with memmap=SIZE\$BASE; the guest
+                      gets PIM_BACKING=memmap, PIM_REGION_BASE/SIZE (hex)
+  --cpu MODEL         QEMU CPU model (default: QEMU's; max,-erms for AVX2)
+  --mem SIZE          guest RAM (default 2G)
+  --smp N             guest CPUs (default 2)
+  --timeout SEC       kill the guest after SEC seconds (default 600)
+  --suite-timeout SEC per-suite limit inside the guest (default 300)
+  --append ARGS       extra kernel command line
+  --env NAME=VALUE    set a variable in the guest (PIM_* of the caller's
+                      environment are passed on by default)
+
+exit status: the command's; in suite mode 0 when all suites passed, else 1;
+1 also when the kernel log shows a warning; 124 when the guest timed out;
+125 when the guest failed to boot, panicked or reported nothing.
+EOF
+}
+
+die()
+{
+	echo "vm: $*" >&2
+	exit 125
+}
+
+mode=
+items=()
+memmap=
+cpu=
+mem=2G
+smp=2
+timeout_s=600
+suite_timeout=300
+append=
+envs=()
+
+need_arg()
+{
+	[ "$#" -ge 2 ] || die "$1 needs an argument (see --help)"
+}
+
+while [ "$#" -gt 0 ]; do
+	case "$1" in
+	--memmap)	need_arg "$@"; memmap=$2; shift ;;
+	--cpu)		need_arg "$@"; cpu=$2; shift ;;
+	--mem)		need_arg "$@"; mem=$2; shift ;;
+	--smp)		need_arg "$@"; smp=$2; shift ;;
+	--timeout)	need_arg "$@"; timeout_s=$2; shift ;;
+	--suite-timeout) need_arg "$@"; suite_timeout=$2; shift ;;
+	--append)	need_arg "$@"; append="$append $2"; shift ;;
+	--env)		need_arg "$@"; envs+=("$2"); shift ;;
+	--suite)	need_arg "$@"; mode=suites; items+=("$2"); shift ;;
+	-h|--help)	usage; exit 0 ;;
+	--)		shift; break ;;
+	*)		die "unknown option '$1' (see --help)" ;;
+	esac
+	shift
+done
+
+if [ "$#" -gt 0 ]; then
+	[ "$mode" = suites ] && die "give either --suite or a command, not both"
+	mode=command
+	items=("$@")
+fi
+[ -n "$mode" ] || { usage >&2; exit 125; }
+
+# memparse-like: decimal or 0x number, optional K/M/G/T suffix.
+to_bytes()
+{
+	local n=$1 mul=1
+
+	case "$n" in
+	*[kK]) mul=$((1 << 10)); n=${n%?} ;;
+	*[mM]) mul=$((1 << 20)); n=${n%?} ;;
+	*[gG]) mul=$((1 << 30)); n=${n%?} ;;
+	*[tT]) mul=$((1 << 40)); n=${n%?} ;;
+	esac
+	[[ "$n" =~ ^(0[xX][0-9a-fA-F]+|[0-9]+)$ ]] || return 1
+	echo $((n * mul))
+}
+
+is_uint()
+{
+	[[ "$1" =~ ^[1-9][0-9]*$ ]]
+}
+
+is_uint "$smp" || die "--smp '$smp': not a positive number"
+is_uint "$timeout_s" || die "--timeout '$timeout_s': not a positive number"
+is_uint "$suite_timeout" ||
+	die "--suite-timeout '$suite_timeout': not a positive number"
+mem_b=$(to_bytes "$mem") && [ "$mem_b" -gt 0 ] ||
+	die "--mem '$mem': not a size"
+
+region_env=()
+if [ -n "$memmap" ]; then
+	[[ "$memmap" == *'$'* ]] ||
+		die "--memmap '$memmap': want SIZE\$BASE (e.g. 256M\$1G)"
+	size_b=$(to_bytes "${memmap%%\$*}") && [ "$size_b" -gt 0 ] ||
+		die "--memmap '$memmap': bad SIZE"
+	base_b=$(to_bytes "${memmap#*\$}") ||
+		die "--memmap '$memmap': bad BASE"
+	(( (size_b | base_b) & 0xfff )) &&
+		die "--memmap '$memmap': SIZE and BASE must be page aligned"
+	# QEMU's pc machine keeps at most 3 GiB below 4 GiB once RAM
+	# reaches 3.5 GiB and puts the rest at 4 GiB. A region outside RAM
+	# "reserves" nothing: writes there vanish.
+	low=$mem_b
+	high=0
+	if [ "$mem_b" -ge $((0xe0000000)) ]; then
+		low=$((0xc0000000))
+		high=$((mem_b - low))
+	fi
+	end=$((base_b + size_b))
+	if ! { [ "$base_b" -ge $((1 << 20)) ] && [ "$end" -le "$low" ]; } &&
+	   ! { [ "$base_b" -ge $((1 << 32)) ] &&
+	       [ "$end" -le $(((1 << 32) + high)) ]; }; then
+		die "--memmap '$memmap': the region must lie inside guest RAM (--mem $mem)"
+	fi
+	region_env=(PIM_BACKING=memmap
+		    "PIM_REGION_BASE=$(printf '0x%x' "$base_b")"
+		    "PIM_REGION_SIZE=$(printf '0x%x' "$size_b")")
+	append="memmap=$memmap$append"
+else
+	region_env=(PIM_BACKING=ram)
+fi
+
+kver=${KVER:-$("$top/scripts/kver.sh")}
+vmdir=$top/build/vm
+vmlinux=$vmdir/vmlinux
+kmods=$vmdir/kernel/lib/modules
+initrd=$vmdir/initramfs.cpio
+[ -n "$kver" ] || die "no kernel headers installed (run scripts/setup.sh)"
+[ -f "$vmdir/kernel.stamp" ] && [ "$(cat "$vmdir/kernel.stamp")" = "$kver" ] &&
+	[ -s "$vmlinux" ] ||
+	die "guest kernel $kver not in build/vm (run scripts/setup.sh)"
+command -v qemu-system-x86_64 >/dev/null ||
+	die "qemu-system-x86_64 not found (run scripts/setup.sh)"
+# The kernel command line splits on blanks.
+[[ "$top" =~ ^[[:graph:]]+$ ]] || die "repository path '$top' has blanks"
+
+# Rebuild the initramfs when its inputs change.
+stale=
+[ -s "$initrd" ] || stale=1
+for f in "$top/vm/init" "$top/vm/mkinitramfs.sh" "$vmdir/kernel.stamp"; do
+	[ "$f" -nt "$initrd" ] && stale=1
+done
+if [ -n "$stale" ]; then
+	"$top/vm/mkinitramfs.sh" "$initrd" || die "cannot build the initramfs"
+fi
+
+mkdir -p "$vmdir/runs"
+run=$(mktemp -d "$vmdir/runs/XXXXXX") || die "cannot create a run directory"
+
+# The job: environment, working directory and what to run, quoted for bash.
+{
+	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	echo "export HOME=/root LC_ALL=C.UTF-8"
+	[ -n "${KVER:-}" ] && printf 'export KVER=%q\n' "$KVER"
+	while IFS='=' read -r name _; do
+		printf 'export %s=%q\n' "$name" "${!name}"
+	done < <(env | grep -E '^PIM_[A-Za-z0-9_]*=' || true)
+	echo "unset PIM_REGION_BASE PIM_REGION_SIZE"
+	for e in "PIM_TOP=$top" "PIM_CPU=${cpu:-default}" "${region_env[@]}" \
+		 ${envs[@]+"${envs[@]}"}; do
+		[[ "$e" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] ||
+			die "--env '$e': want NAME=VALUE"
+		printf 'export %s=%q\n' "${e%%=*}" "${e#*=}"
+	done
+	printf 'VM_MODE=%q\n' "$mode"
+	printf 'VM_CWD=%q\n' "$PWD"
+	printf 'VM_SUITE_TIMEOUT=%q\n' "$suite_timeout"
+	printf 'VM_ITEMS=('
+	printf ' %q' "${items[@]}"
+	printf ' )\n'
+} >"$run/job"
+
+qemu=(qemu-system-x86_64 -accel tcg -nodefaults -nographic -no-reboot
+      -net none -smp "$smp" -m "$mem"
+      -bios /usr/share/qemu/qboot.rom -kernel "$vmlinux" -initrd "$initrd"
+      -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+      -virtfs "local,path=$run,mount_tag=vmout,security_model=none"
+      -serial "file:$run/console.log"
+      -chardev stdio,id=out,signal=off -serial chardev:out
+      -append "console=ttyS0 panic=-1 quiet vm.top=$top vm.kmods=$kmods $append")
+[ -n "$cpu" ] && qemu+=(-cpu "$cpu")
+
+timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null
+qrc=$?
+
+# In suite mode failures are TAP lines, so that counting sees them.
+report()
+{
+	if [ "$mode" = suites ]; then
+		echo "not ok - vm: $*"
+	else
+		echo "vm: $*" >&2
+	fi
+}
+
+console_tail()
+{
+	[ -s "$run/console.log" ] || return 0
+	tail -n 30 "$run/console.log" | tr -d '\r' | sed 's/^/# console: /' >&2
+}
+
+rc=
+if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+	report "guest timed out after $timeout_s s and was killed"
+	console_tail
+	rc=124
+elif [ ! -s "$run/status" ]; then
+	if grep -q 'Kernel panic' "$run/console.log" 2>/dev/null; then
+		report "guest kernel panic"
+	else
+		report "guest ended without a result (QEMU status $qrc)"
+	fi
+	console_tail
+	rc=125
+else
+	read -r status hits <"$run/status"
+	if [ "$mode" = command ]; then
+		rc=$status
+		[ "$hits" -gt 0 ] && [ "$rc" -eq 0 ] && rc=1
+	else
+		rc=$(( status > 0 || hits > 0 ))
+	fi
+fi
+
+if [ "$rc" -eq 0 ]; then
+	rm -rf "$run"
+else
+	echo "vm: logs kept in ${run#"$top"/}" >&2
+fi
+exit "$rc"
