@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Planning one iteration (paper VI-C, digest 6.3).
+ *
+ * 1. Every running request in its decode phase is scheduled: all KV lives
+ *    on PIM, and skipping a request would only stretch its time between
+ *    tokens. Decodes go to the two sub-batches N at a time, each group to
+ *    the sub-batch with less predicted PIM work, so P0 and P1 stay equal.
+ * 2. Prefill work fills the GPU side. Sub-batch j's GPU time G_j overlaps
+ *    the other sub-batch's PIM time P_(1-j); while G_j < P_(1-j) the GPU
+ *    would idle, so a prefill (a partly prefilled request first, then the
+ *    next waiting one, whose KV is placed on admission) is added to j with
+ *    the largest chunk that keeps G_j <= P_(1-j). Its KV moves into PIM
+ *    during sub-batch 1-j's attention, which raises P_(1-j) as well. Each
+ *    sub-batch gets at least one prefill when one is waiting, so a GPU-bound
+ *    system still admits work. While the next iteration's PIM time
+ *    (counting requests whose prefill ends now as decodes) stays below the
+ *    GPU time, the GPU is the bottleneck and more requests cost it little,
+ *    so whole prompts are admitted. Admission stops when PIM memory is
+ *    full.
+ *
+ * The baselines change only these two steps: fill-first admits every
+ * request that fits with whole prompts (up to chunk_max per iteration);
+ * no-subbatch runs one batch whose GPU and PIM work take turns; gpu-only
+ * runs one batch with decode attention on the GPU.
+ */
+#include <errno.h>
+#include <string.h>
+#include "sched_impl.h"
+
+void feat_pim(const struct sched_feat *f, double x[PRED_NFEAT])
+{
+	x[0] = 1;
+	x[1] = (double)f->decode_ctx;
+	x[2] = f->nr_decode;
+	x[3] = (double)f->kv_in;
+	x[4] = 0;
+}
+
+void feat_gpu(const struct sched_feat *f, bool attn_on_gpu,
+	      double x[PRED_NFEAT])
+{
+	x[0] = 1;
+	x[1] = (double)(f->prefill_tokens + f->nr_decode);
+	x[2] = (double)f->prefill_pairs;
+	x[3] = f->out_tokens;
+	x[4] = attn_on_gpu ? (double)f->decode_ctx : 0;
+}
+
+double predict_pim(const struct sched *s, const struct sched_feat *f)
+{
+	double x[PRED_NFEAT];
+
+	if (!s->pim.fitted || (!f->nr_decode && !f->kv_in))
+		return 0;
+	feat_pim(f, x);
+	return wls_eval(&s->pim, x);
+}
+
+double predict_gpu(const struct sched *s, const struct sched_feat *f,
+		   bool attn_on_gpu)
+{
+	double x[PRED_NFEAT];
+
+	if (!s->gpu.root.fitted || (!f->prefill_tokens && !f->nr_decode))
+		return 0;
+	feat_gpu(f, attn_on_gpu, x);
+	return pred_tree_eval(&s->gpu, x);
+}
+
+struct planner {
+	struct sched *s;
+	struct sched_plan *p;
+	bool adaptive;		/* predictions drive admission and chunks */
+	double gpu[2], pim[2];
+	double grow;		/* PIM time of requests becoming decodes */
+	double ctx_cost, req_cost;	/* PIM model: per token, per decode */
+	uint32_t nr_pend, next_pend;
+	bool admit_closed;
+};
+
+static void add_decode(struct sched_sub *sb, uint32_t slot,
+		       const struct req *r)
+{
+	struct sched_item *it = &sb->items[sb->nr_items++];
+	uint32_t ctx = r->prompt + r->generated - 1;
+
+	*it = (struct sched_item){ .slot = slot, .ctx = ctx, .ntok = 1 };
+	sb->f.decode_ctx += ctx + 1;
+	sb->f.nr_decode++;
+	sb->f.out_tokens++;
+}
+
+/* The feature change of a prefill chunk of c tokens after f done. */
+static void chunk_feat(struct sched_feat *f, uint32_t done, uint32_t c,
+		       bool last)
+{
+	f->prefill_tokens += c;
+	f->prefill_pairs += (uint64_t)c * done + (uint64_t)c * (c + 1) / 2;
+	f->prefill_kv += done + c;
+	f->out_tokens += last;
+}
+
+/* Where a sub-batch's prefill KV is written: the other one's PIM slot. */
+static uint32_t kv_sink(const struct planner *pl, uint32_t j)
+{
+	return pl->p->nr_sub == 2 ? 1 - j : j;
+}
+
+static void refresh(struct planner *pl, uint32_t j)
+{
+	struct sched_sub *sb = &pl->p->sub[j];
+
+	pl->gpu[j] = predict_gpu(pl->s, &sb->f, sb->attn_on_gpu);
+	pl->pim[j] = sb->attn_on_gpu ? 0 : predict_pim(pl->s, &sb->f);
+}
+
+static void add_prefill(struct planner *pl, uint32_t j, uint32_t slot,
+			const struct req *r, uint32_t c)
+{
+	struct sched_sub *sb = &pl->p->sub[j];
+	struct sched_item *it = &sb->items[sb->nr_items++];
+	bool last = r->prefilled + c == r->prompt;
+	uint32_t k = kv_sink(pl, j);
+
+	*it = (struct sched_item){
+		.slot = slot,
+		.ctx = r->prefilled,
+		.ntok = c,
+		.flags = SCHED_ITEM_PREFILL | (last ? SCHED_ITEM_LAST_CHUNK : 0),
+	};
+	sb->nr_prefill++;
+	chunk_feat(&sb->f, r->prefilled, c, last);
+	pl->p->sub[k].f.kv_in += c;
+	refresh(pl, j);
+	if (k != j)
+		refresh(pl, k);
+}
+
+/* GPU idle time of sub-batch j, as predicted, with c more prefill tokens. */
+static double slack_with(const struct planner *pl, uint32_t j,
+			 const struct req *r, uint32_t c)
+{
+	const struct sched_sub *sb = &pl->p->sub[j];
+	uint32_t k = kv_sink(pl, j);
+	struct sched_feat fg = sb->f, fp = pl->p->sub[k].f;
+
+	chunk_feat(&fg, r->prefilled, c, r->prefilled + c == r->prompt);
+	if (k == j)
+		fp = fg;
+	fp.kv_in += c;
+	return predict_pim(pl->s, &fp) -
+	       predict_gpu(pl->s, &fg, sb->attn_on_gpu);
+}
+
+/* Largest chunk in [1, hi] that keeps sub-batch j's GPU from overrunning. */
+static uint32_t fit_chunk(const struct planner *pl, uint32_t j,
+			  const struct req *r, uint32_t hi)
+{
+	uint32_t lo = 0;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo + 1) / 2;
+
+		if (slack_with(pl, j, r, mid) >= 0)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+/*
+ * GPU-bound: the next iteration's PIM time, counting requests whose prefill
+ * ends now as decodes, is still below this iteration's GPU time. More
+ * requests then cost the GPU little (its time is mostly weight reads) and
+ * fill the PIM side, so whole prompts are admitted (paper step 2: add
+ * decodes until T_PIM reaches T_GPU).
+ */
+static bool growing(const struct planner *pl)
+{
+	uint32_t j;
+	double p = pl->grow, g = 0;
+
+	for (j = 0; j < pl->p->nr_sub; j++) {
+		p += pl->pim[j];
+		g += pl->gpu[j];
+	}
+	return p < g;
+}
+
+/* Next prefill candidate: a partly prefilled request, then a waiting one. */
+static uint32_t next_candidate(struct planner *pl, bool *admitted)
+{
+	*admitted = true;
+	if (pl->next_pend < pl->nr_pend)
+		return pl->s->pend[pl->next_pend];
+	*admitted = false;
+	return pl->admit_closed ? SLOT_NONE : sched_wait_peek(pl->s);
+}
+
+/* Take the candidate: admit it if needed. false if it cannot run now. */
+static bool take_candidate(struct planner *pl, uint32_t slot, bool admitted)
+{
+	int ret;
+
+	if (admitted) {
+		pl->next_pend++;
+		return true;
+	}
+	ret = sched_admit(pl->s, slot);
+	if (ret == -ENOSPC)
+		pl->admit_closed = true;
+	return !ret;
+}
+
+static uint32_t pick_sub(const struct planner *pl)
+{
+	uint32_t j;
+
+	if (pl->p->nr_sub == 1)
+		return 0;
+	/* A sub-batch without prefill first, then the one idling longest. */
+	for (j = 0; j < 2; j++)
+		if (!pl->p->sub[j].nr_prefill &&
+		    pl->p->sub[1 - j].nr_prefill)
+			return j;
+	if (pl->adaptive)
+		return pl->pim[1] - pl->gpu[0] >= pl->pim[0] - pl->gpu[1] ?
+		       0 : 1;
+	return pl->p->sub[0].f.prefill_tokens <=
+	       pl->p->sub[1].f.prefill_tokens ? 0 : 1;
+}
+
+static void plan_prefills(struct planner *pl)
+{
+	struct sched *s = pl->s;
+
+	for (;;) {
+		uint32_t j = pick_sub(pl), slot, hi, c, rest;
+		bool admitted, first = !pl->p->sub[j].nr_prefill;
+		struct req *r;
+
+		slot = next_candidate(pl, &admitted);
+		if (slot == SLOT_NONE)
+			return;
+		r = &s->req[slot];
+		rest = r->prompt - r->prefilled;
+		hi = rest < s->cfg.chunk_max ? rest : s->cfg.chunk_max;
+		c = hi;
+		if (pl->adaptive) {
+			uint32_t lo = rest < s->cfg.chunk_min ?
+				      rest : s->cfg.chunk_min;
+
+			c = fit_chunk(pl, j, r, hi);
+			if (c < lo && growing(pl))
+				c = hi;
+			else if (c < lo && first)
+				c = lo;
+			else if (c < lo)
+				return;
+		}
+		if (!take_candidate(pl, slot, admitted))
+			continue;
+		add_prefill(pl, j, slot, r, c);
+		if (c == rest)	/* a decode from the next iteration on */
+			pl->grow += pl->ctx_cost * (r->prompt + 1) +
+				    pl->req_cost;
+	}
+}
+
+/* Step 1: all decodes, N at a time, to the sub-batch with less PIM work. */
+static void plan_decodes(struct planner *pl)
+{
+	struct sched *s = pl->s;
+	uint32_t i, j = 0, in_group = 0, n = pl->p->nr_sub;
+	double w[2] = { 0, 0 }, bctx = pl->ctx_cost, bn = pl->req_cost;
+
+	for (i = 0; i < s->nr_run; i++) {
+		uint32_t slot = s->run[i];
+		const struct req *r = &s->req[slot];
+
+		if (r->prefilled < r->prompt) {
+			s->pend[pl->nr_pend++] = slot;
+			continue;
+		}
+		if (in_group == 0 && n == 2)
+			j = w[0] <= w[1] ? 0 : 1;
+		add_decode(&pl->p->sub[j], slot, r);
+		w[j] += bctx * (r->prompt + r->generated) + bn;
+		if (++in_group == s->cfg.decode_step)
+			in_group = 0;
+	}
+}
+
+void plan_build(struct sched *s)
+{
+	struct sched_plan *p = &s->plan;
+	enum sched_policy pol = s->cfg.policy;
+	struct planner pl = { .s = s, .p = p };
+	uint32_t j;
+
+	memset(p, 0, sizeof(*p));
+	p->iter = s->iterations;
+	p->nr_sub = pol == SCHED_L3 || pol == SCHED_FILL_FIRST ? 2 : 1;
+	for (j = 0; j < 2; j++) {
+		p->sub[j].items = s->items + (size_t)j * s->cfg.max_batch;
+		p->sub[j].attn_on_gpu = pol == SCHED_GPU_ONLY;
+	}
+	pl.adaptive = (pol == SCHED_L3 || pol == SCHED_NO_SUBBATCH) &&
+		      sched_trained(s);
+	pl.ctx_cost = 1;
+	if (s->pim.fitted) {
+		pl.ctx_cost = s->pim.beta[1];
+		pl.req_cost = s->pim.beta[2];
+	}
+	plan_decodes(&pl);
+	for (j = 0; j < p->nr_sub; j++)
+		refresh(&pl, j);
+	plan_prefills(&pl);
+	for (j = 0; j < p->nr_sub; j++) {
+		p->sub[j].pred_gpu_ns = (uint64_t)pl.gpu[j];
+		p->sub[j].pred_pim_ns = (uint64_t)pl.pim[j];
+	}
+	p->pred_iter_ns = sched_iter_ns(p->nr_sub,
+		(uint64_t[2]){ p->sub[0].pred_gpu_ns, p->sub[1].pred_gpu_ns },
+		(uint64_t[2]){ p->sub[0].pred_pim_ns, p->sub[1].pred_pim_ns });
+}

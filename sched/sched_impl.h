@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* sched_impl.h - the scheduler's private state, shared by its files. */
+#ifndef PIM_SCHED_IMPL_H
+#define PIM_SCHED_IMPL_H
+
+#include "sched.h"
+#include "predict.h"
+
+enum req_state { REQ_FREE, REQ_WAITING, REQ_RUNNING };
+
+struct req {
+	uint64_t id;
+	uint32_t prompt;
+	uint32_t max_new;
+	uint32_t prefilled;
+	uint32_t generated;
+	uint32_t state;		/* enum req_state */
+	uint32_t next;		/* free list or waiting FIFO */
+};
+
+#define SLOT_NONE	UINT32_MAX
+
+struct err_ring {
+	double v[SCHED_ERR_WINDOW];
+	uint32_t n;		/* samples ever */
+};
+
+struct sched {
+	struct sched_config cfg;
+	struct sched_kv_ops ops;
+	void *ctx;
+
+	struct req *req;
+	uint32_t free_head;
+	uint32_t wait_head, wait_tail, nr_waiting;
+	uint32_t *run;		/* running slots, admission order */
+	uint32_t nr_run;
+
+	struct sched_plan plan;
+	bool planned;
+	struct sched_item *items;	/* 2 x max_batch, for both subs */
+	uint32_t *pend;			/* partial prefills, while planning */
+
+	struct wls pim;
+	struct pred_tree gpu;
+	struct err_ring pim_err, gpu_err;
+
+	uint64_t iterations, tokens, finished, rejected;
+};
+
+/* plan.c */
+void plan_build(struct sched *s);
+double predict_pim(const struct sched *s, const struct sched_feat *f);
+double predict_gpu(const struct sched *s, const struct sched_feat *f,
+		   bool attn_on_gpu);
+void feat_pim(const struct sched_feat *f, double x[PRED_NFEAT]);
+void feat_gpu(const struct sched_feat *f, bool attn_on_gpu,
+	      double x[PRED_NFEAT]);
+
+/* sched.c */
+int sched_admit(struct sched *s, uint32_t slot);
+uint32_t sched_wait_peek(const struct sched *s);
+
+#endif /* PIM_SCHED_IMPL_H */
