@@ -31,7 +31,7 @@ scan_no=0
 # to /dev/kmsg tells when the logger has caught up.
 scan()
 {
-	local mark chunk bad n
+	local mark chunk msgs n
 
 	scan_no=$((scan_no + 1))
 	mark="vm-scan-$scan_no"
@@ -43,14 +43,14 @@ scan()
 	klog_off=$((klog_off + ${#chunk} + 1))
 	# Records are "prio,seq,usec,flags;text"; continuation lines
 	# (device properties) start with a space and are not messages.
-	bad=$(printf '%s\n' "$chunk" | sed -n 's/^[0-9][^;]*;//p' |
-	      grep -v '^Kernel command line: \|^Command line: ' |
-	      grep -E "$KLOG_BAD")
-	[ -z "$bad" ] && return 0
-	n=$(printf '%s\n' "$bad" | wc -l)
+	msgs=$(printf '%s\n' "$chunk" | sed -n 's/^[0-9][^;]*;//p' |
+	       grep -v '^Kernel command line: \|^Command line: \|^vm-scan-[0-9]*$')
+	n=$(printf '%s\n' "$msgs" | grep -cE "$KLOG_BAD")
+	[ "$n" -eq 0 ] && return 0
 	klog_hits=$((klog_hits + n))
-	printf '%s\n' "$bad" | head -n 40 | sed 's/^/# kernel: /'
-	[ "$n" -gt 40 ] && echo "# kernel: ... $((n - 40)) more in kmsg.log"
+	# 40 lines from the first hit on (its backtrace), then hits only.
+	printf '%s\n' "$msgs" | awk -v re="$KLOG_BAD" '
+		$0 ~ re || (n && n < 40) { n++; print "# kernel: " $0 }'
 	echo "not ok - kernel log clean $1 ($n suspicious lines)"
 	return 1
 }

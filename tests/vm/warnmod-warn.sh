@@ -1,0 +1,10 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Guest suite of tests/vm/harness-test.sh: vm_warn.ko warn=1 WARNs at load
+# time. Its own tests pass; the kernel log scan after it must fail it.
+top=$(cd "$(dirname "$0")/../.." && pwd -P)
+. "$top/tests/vm/tap.sh"
+
+tap_ok "insmod vm_warn.ko warn=1" insmod "$VM_WARN_KO" warn=1
+tap_ok "rmmod vm_warn" rmmod vm_warn
+tap_done
