@@ -20,7 +20,7 @@ fi
 if grep -q '^pim ' /proc/modules; then
 	rmmod pim || exit 1
 fi
-insmod "$ko" $params || exit 1
+insmod "$ko" "$params" || exit 1
 echo "# bench_transport: ${PIM_BACKING:-ram} backing, cpu ${PIM_CPU:-default}, QEMU TCG guest, kernel $(uname -r)"
 "$top/build/tests/kmod/bench_transport"
 rc=$?

@@ -144,8 +144,8 @@ bad_load "row_bytes=1000" row_bytes=1000
 bad_load "ram_mb=0" ram_mb=0
 bad_load "ram_devs=9" ram_devs=9
 bad_load "regions=bogus" regions=bogus
-# 16 MiB at 16 MiB is ordinary System RAM in every guest we boot.
-bad_load "regions on System RAM" regions=16M@0x1000000
+# 16 MiB at 512 MiB is ordinary System RAM in every guest we boot.
+bad_load "regions on System RAM" regions=16M@0x20000000
 # Far above guest RAM: neither RAM nor reserved.
 bad_load "regions not reserved" regions=16M@0x7f0000000000
 
@@ -177,12 +177,13 @@ else
 fi
 
 klog_mark
-if ! insmod "$ko" $params; then
+if ! insmod "$ko" "$params"; then
 	not_ok "insmod $params"
 	klog_new | sed 's/^/# /'
 	exit 1
 fi
 ok "insmod $params"
+# shellcheck disable=SC2016 # expanded by the inner shell
 check "/dev/pim0 is a char device, mode 0600 root:root" \
 	sh -c '[ -c /dev/pim0 ] && [ "$(stat -c %a:%u:%g /dev/pim0)" = 600:0:0 ]'
 check "sysfs backing is $backing" \
