@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cmd.c - the one submit path every transport calls.
+ *
+ * pim_req_new() validates a command and copies everything it reads from user
+ * memory into the request, in the submitting task. pim_req_submit() orders
+ * it on a stream and starts it on the rank lanes. When the last lane is done
+ * the request goes back to its transport, which copies results out in the
+ * task that owns the user addresses (pim_req_finish()).
+ */
+#include <linux/capability.h>
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "pim_drv.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
+static bool pim_zero(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+bool pim_raw_allowed(void)
+{
+	return pim_raw_access || capable(CAP_SYS_ADMIN);
+}
+
+static int pim_copy_in(void *dst, u64 uaddr, size_t len)
+{
+	return copy_from_user(dst, u64_to_user_ptr(uaddr), len) ? -EFAULT : 0;
+}
+
+static int pim_check_out(u64 uaddr, size_t len)
+{
+	return access_ok(u64_to_user_ptr(uaddr), len) ? 0 : -EFAULT;
+}
+
+/* Bytes of one of K or V for count tokens of a cache. */
+static int pim_kv_io_bytes(const struct pim_kvobj *kvo, u32 count, size_t *len)
+{
+	const struct pim_kv_alloc *s = pim_kv_shape(kvo->kv);
+	size_t n;
+
+	if (check_mul_overflow((size_t)count, (size_t)s->kv_heads * s->head_dim
+			       * 2, &n) || n > PIM_MAX_XFER / 2)
+		return -EINVAL;
+	*len = n;
+	return 0;
+}
+
+static int pim_prep_alloc(struct pim_req *req)
+{
+	const struct pim_kv_alloc *a = &req->cmd.kv_alloc;
+	struct pim_device *pdev = req->pf->pdev;
+	struct pim_kvobj *kvo;
+	const char *why = "";
+	size_t bytes;
+	int ret;
+
+	if (a->rsvd0 || a->rsvd1 || !pim_zero(a->rsvd2, sizeof(a->rsvd2)))
+		return -EINVAL;
+	ret = pim_kv_check(pdev->dm, a, &why);
+	if (ret) {
+		dev_dbg(&pdev->dev, "KV_ALLOC refused: %s\n", why);
+		return ret;
+	}
+	if (a->placement) {
+		req->buf_len = (size_t)a->layers * sizeof(struct pim_kv_place);
+		if (req->buf_len > PIM_MAX_XFER)
+			return -EINVAL;
+		if (pim_check_out(a->placement, req->buf_len))
+			return -EFAULT;
+		req->buf = kvzalloc(req->buf_len, GFP_KERNEL_ACCOUNT);
+		if (!req->buf)
+			return -ENOMEM;
+	}
+	bytes = pim_kv_bytes(a);
+	kvo = kvzalloc(struct_size(kvo, kv_mem, 0) + bytes, GFP_KERNEL_ACCOUNT);
+	if (!kvo)
+		return -ENOMEM;
+	kref_init(&kvo->ref);
+	mutex_init(&kvo->io_lock);
+	kvo->pdev = pdev;
+	kvo->kv = (struct pim_kv *)kvo->kv_mem;
+	req->kvo = kvo;
+	return 0;
+}
+
+/* A handle of this file, and its cache's layer, for KV commands. */
+static int pim_prep_handle(struct pim_req *req, u32 handle, u32 layer)
+{
+	req->kvo = pim_kv_get(req->pf, handle);
+	if (!req->kvo)
+		return -ENOENT;
+	if (layer >= pim_kv_shape(req->kvo->kv)->layers)
+		return -ERANGE;
+	return 0;
+}
+
+static int pim_prep_kv_io(struct pim_req *req)
+{
+	const struct pim_kv_io *io = &req->cmd.kv_io;
+	bool append = req->cmd.opcode == PIM_OP_KV_APPEND;
+	size_t len;
+	int ret;
+
+	if (!pim_zero(io->rsvd, sizeof(io->rsvd)))
+		return -EINVAL;
+	if (append ? req->cmd.flags == PIM_CMD_F_ALL :
+	    req->cmd.flags & ~PIM_CMD_F_HOST_RELAYOUT)
+		return -EINVAL;
+	if (!io->count)
+		return -EINVAL;
+	ret = pim_prep_handle(req, io->handle, io->layer);
+	if (ret)
+		return ret;
+	if (append && io->count > pim_kv_shape(req->kvo->kv)->max_tokens)
+		return -ENOSPC;
+	if (!append && (u64)io->start + io->count >
+	    pim_kv_shape(req->kvo->kv)->max_tokens)
+		return -ERANGE;
+	ret = pim_kv_io_bytes(req->kvo, io->count, &len);
+	if (ret)
+		return ret;
+	req->buf_len = 2 * len;
+	req->buf = kvmalloc(req->buf_len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!req->buf)
+		return -ENOMEM;
+	if (append)
+		return pim_copy_in(req->buf, io->k_addr, len) ?:
+		       pim_copy_in(req->buf + len, io->v_addr, len);
+	return pim_check_out(io->k_addr, len) ?: pim_check_out(io->v_addr, len);
+}
+
+static int pim_prep_attn_job(struct pim_req *req, u32 i,
+			     const struct pim_attn_job *uj, u64 *words)
+{
+	struct pim_attn_kjob *j = &req->jobs[i];
+	const struct pim_kv_alloc *s;
+	u32 n;
+
+	j->kvo = pim_kv_get(req->pf, uj->handle);
+	if (!j->kvo)
+		return -ENOENT;
+	s = pim_kv_shape(j->kvo->kv);
+	if (uj->layer >= s->layers)
+		return -ERANGE;
+	if (!uj->ctx_len)
+		return -EINVAL;
+	if (uj->ctx_len > s->max_tokens)
+		return -ERANGE;
+	j->layer = uj->layer;
+	j->ctx_len = uj->ctx_len;
+	j->scale = uj->scale;
+	j->out_addr = uj->out_addr;
+	n = (u32)s->q_heads * s->head_dim;
+	j->qoff = *words;
+	*words += n;
+	if (*words * sizeof(u32) > PIM_MAX_XFER)
+		return -EINVAL;
+	return 0;
+}
+
+static int pim_prep_attn(struct pim_req *req)
+{
+	const struct pim_attn_batch *b = &req->cmd.attn;
+	struct pim_attn_job *ujobs;
+	u64 words = 0;
+	u32 i;
+	int ret;
+
+	if (req->cmd.flags || b->rsvd0 || !pim_zero(b->rsvd, sizeof(b->rsvd)))
+		return -EINVAL;
+	if (!b->nr_jobs || b->nr_jobs > PIM_MAX_ATTN_JOBS)
+		return -EINVAL;
+	ujobs = kvmalloc_array(b->nr_jobs, sizeof(*ujobs), GFP_KERNEL);
+	req->jobs = kvcalloc(b->nr_jobs, sizeof(*req->jobs),
+			     GFP_KERNEL_ACCOUNT);
+	if (!ujobs || !req->jobs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = pim_copy_in(ujobs, b->jobs, b->nr_jobs * sizeof(*ujobs));
+	for (i = 0; !ret && i < b->nr_jobs; i++)
+		ret = pim_prep_attn_job(req, i, &ujobs[i], &words);
+	if (ret)
+		goto out;
+	req->q_words = words;
+	req->q = kvmalloc_array(words, sizeof(u32),
+				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	req->out = kvcalloc(words, sizeof(u32),
+			    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!req->q || !req->out) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; !ret && i < b->nr_jobs; i++) {
+		u32 end = i + 1 < b->nr_jobs ? req->jobs[i + 1].qoff : words;
+		size_t len = (end - req->jobs[i].qoff) * sizeof(u32);
+
+		ret = pim_copy_in(req->q + req->jobs[i].qoff, ujobs[i].q_addr,
+				  len) ?: pim_check_out(ujobs[i].out_addr, len);
+	}
+out:
+	kvfree(ujobs);
+	return ret;
+}
+
+static int pim_prep_raw(struct pim_req *req)
+{
+	const struct pim_raw_io *r = &req->cmd.raw;
+	struct pim_device *pdev = req->pf->pdev;
+	u64 end;
+
+	if (!pim_raw_allowed())
+		return -EPERM;
+	if (req->cmd.flags || !pim_zero(r->rsvd, sizeof(r->rsvd)) || !r->len)
+		return -EINVAL;
+	if (r->rank >= pdev->nr_ranks ||
+	    check_add_overflow(r->offset, (u64)r->len, &end) ||
+	    end > pdev->geom.rank_bytes)
+		return -ERANGE;
+	if (r->len > PIM_MAX_XFER)
+		return -EINVAL;
+	req->buf_len = r->len;
+	req->buf = kvmalloc(req->buf_len, GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!req->buf)
+		return -ENOMEM;
+	if (req->cmd.opcode == PIM_OP_RAW_WRITE)
+		return pim_copy_in(req->buf, r->addr, r->len);
+	return pim_check_out(r->addr, r->len);
+}
+
+static int pim_prep(struct pim_req *req)
+{
+	const struct pim_cmd *c = &req->cmd;
+
+	if (c->opcode > PIM_OP_LAST || c->rsvd0 || c->rsvd1 ||
+	    c->flags & ~PIM_CMD_F_ALL)
+		return -EINVAL;
+	switch (c->opcode) {
+	case PIM_OP_NOP:
+	case PIM_OP_FENCE:
+		return c->flags || !pim_zero(c->args, sizeof(c->args)) ?
+		       -EINVAL : 0;
+	case PIM_OP_KV_ALLOC:
+		return c->flags ? -EINVAL : pim_prep_alloc(req);
+	case PIM_OP_KV_FREE:
+		if (c->flags || c->kv_free.rsvd0 ||
+		    !pim_zero(c->kv_free.rsvd, sizeof(c->kv_free.rsvd)))
+			return -EINVAL;
+		req->kvo = pim_kv_get(req->pf, c->kv_free.handle);
+		return req->kvo ? 0 : -ENOENT;
+	case PIM_OP_KV_APPEND:
+	case PIM_OP_KV_READ:
+		return pim_prep_kv_io(req);
+	case PIM_OP_ATTN:
+		return pim_prep_attn(req);
+	default:
+		return pim_prep_raw(req);
+	}
+}
+
+/* Commands with device work, and so a modeled time. */
+static bool pim_op_has_timeline(u8 opcode)
+{
+	switch (opcode) {
+	case PIM_OP_KV_APPEND:
+	case PIM_OP_KV_READ:
+	case PIM_OP_ATTN:
+	case PIM_OP_RAW_READ:
+	case PIM_OP_RAW_WRITE:
+		return true;
+	}
+	return false;
+}
+
+/*
+ * A request for cmd, or NULL without memory. A command that fails
+ * validation still gets a request, already completed with the error, so
+ * that queues report it in order like any other completion.
+ */
+struct pim_req *pim_req_new(struct pim_file *pf, const struct pim_cmd *cmd,
+			    enum pim_xport xport)
+{
+	struct pim_device *pdev = pf->pdev;
+	u32 nr_tasks = cmd->opcode == PIM_OP_ATTN ? pdev->nr_ranks : 1;
+	struct pim_req *req;
+	int ret;
+
+	req = kzalloc(struct_size(req, tasks, nr_tasks), GFP_KERNEL_ACCOUNT);
+	if (!req)
+		return NULL;
+	req->pf = pf;
+	req->xport = xport;
+	req->cmd = *cmd;
+	req->cqe.user_data = cmd->user_data;
+	req->nr_tasks = nr_tasks;
+	refcount_set(&req->ref, 1);
+	INIT_LIST_HEAD(&req->node);
+	trace_pim_submit(pdev->id, xport, cmd->opcode, cmd->user_data);
+
+	ret = pim_prep(req);
+	if (!ret && pim_op_has_timeline(cmd->opcode)) {
+		req->tl = kmalloc(pdev->tl_bytes, GFP_KERNEL_ACCOUNT);
+		if (!req->tl)
+			ret = -ENOMEM;
+	}
+	if (ret) {
+		req->cqe.res = ret;
+		req->early = true;
+	}
+	return req;
+}
+
+void pim_req_put(struct pim_req *req)
+{
+	u32 i;
+
+	if (!refcount_dec_and_test(&req->ref))
+		return;
+	if (req->jobs) {
+		for (i = 0; i < req->cmd.attn.nr_jobs; i++)
+			if (req->jobs[i].kvo)
+				pim_kv_put(req->jobs[i].kvo);
+		kvfree(req->jobs);
+	}
+	if (req->kvo)
+		pim_kv_put(req->kvo);
+	kvfree(req->q);
+	kvfree(req->out);
+	kvfree(req->buf);
+	kfree(req->tl);
+	kfree(req);
+}
+
+/* complete() is the last touch, so the waiter may free pf at once. */
+static void pim_file_idle_put(struct pim_file *pf)
+{
+	if (atomic_dec_and_test(&pf->inflight))
+		complete(&pf->idle);
+}
+
+void pim_stream_init(struct pim_stream *st, bool ordered)
+{
+	spin_lock_init(&st->lock);
+	INIT_LIST_HEAD(&st->pending);
+	st->ordered = ordered;
+}
+
+static bool pim_stream_may_start(struct pim_stream *st)
+{
+	struct pim_req *next;
+
+	next = list_first_entry_or_null(&st->pending, struct pim_req, node);
+	if (!next)
+		return false;
+	if (st->ordered || next->cmd.opcode == PIM_OP_FENCE)
+		return !st->running;
+	return true;
+}
+
+static void pim_req_start(struct pim_req *req);
+
+/*
+ * Start what the stream's order allows. Requests that complete at once
+ * call back into here; the kicking flag turns that recursion into the loop.
+ */
+static void pim_stream_kick(struct pim_stream *st)
+{
+	struct pim_req *req;
+
+	spin_lock(&st->lock);
+	if (st->kicking) {
+		spin_unlock(&st->lock);
+		return;
+	}
+	st->kicking = true;
+	while (pim_stream_may_start(st)) {
+		req = list_first_entry(&st->pending, struct pim_req, node);
+		list_del_init(&req->node);
+		st->running++;
+		spin_unlock(&st->lock);
+		pim_req_start(req);
+		spin_lock(&st->lock);
+	}
+	st->kicking = false;
+	spin_unlock(&st->lock);
+}
+
+static void pim_stream_done(struct pim_stream *st)
+{
+	spin_lock(&st->lock);
+	st->running--;
+	spin_unlock(&st->lock);
+	pim_stream_kick(st);
+}
+
+static void pim_req_account(struct pim_req *req)
+{
+	struct pim_device *pdev = req->pf->pdev;
+
+	atomic64_inc(&pdev->commands);
+	atomic64_add(req->cqe.device_ns, &pdev->device_ns);
+	trace_pim_complete(pdev->id, req->cmd.opcode, req->cqe.user_data,
+			   req->cqe.res, req->cqe.device_ns);
+}
+
+/* Commands that complete at submit: rejected ones and NOP. */
+bool pim_req_is_inline(const struct pim_req *req)
+{
+	return req->early || req->cmd.opcode == PIM_OP_NOP;
+}
+
+void pim_req_run_inline(struct pim_req *req, struct pim_cqe *cqe)
+{
+	pim_req_account(req);
+	*cqe = req->cqe;
+	pim_req_put(req);
+}
+
+/* Called once per request, when it has a result. */
+static void pim_req_complete(struct pim_req *req)
+{
+	struct pim_stream *st = req->st;
+	struct pim_file *pf = req->pf;
+	struct pim_queue *q = req->xport == PIM_XPORT_QUEUE ? req->queue : NULL;
+
+	if (!req->early) {
+		req->cqe.res = req->err;
+		if (!req->err && req->cmd.opcode == PIM_OP_KV_ALLOC)
+			req->cqe.res = req->kvo->handle;
+	}
+	if (req->cqe.res >= 0 && req->tl)
+		req->cqe.device_ns = pim_tl_end_ns(req->tl);
+	pim_req_account(req);
+
+	switch (req->xport) {
+	case PIM_XPORT_SYNC:
+		complete(&req->done);
+		pim_req_put(req);
+		break;
+	case PIM_XPORT_QUEUE:
+		pim_queue_deliver(req);
+		break;
+	case PIM_XPORT_URING:
+		pim_uring_deliver(req);
+		break;
+	}
+	/* req may be gone; what it pointed at is pinned until the puts. */
+	if (st)
+		pim_stream_done(st);
+	if (q && atomic_dec_and_test(&q->inflight))
+		complete(&q->idle);
+	pim_file_idle_put(pf);
+}
+
+/* Lanes call this as each rank task ends. */
+void pim_req_task_done(struct pim_req *req, int err)
+{
+	if (err)
+		cmpxchg(&req->err, 0, err);
+	if (atomic_dec_and_test(&req->pending))
+		pim_req_complete(req);
+}
+
+static void pim_req_start(struct pim_req *req)
+{
+	int ret;
+
+	if (req->early)
+		goto done;
+	if (READ_ONCE(req->pf->dying)) {
+		req->cqe.res = -ECANCELED;
+		req->early = true;
+		goto done;
+	}
+	/* One extra count so lanes cannot complete it while it starts. */
+	atomic_set(&req->pending, 1);
+	ret = pim_exec_start(req);
+	pim_req_task_done(req, ret);
+	return;
+done:
+	pim_req_complete(req);
+}
+
+/*
+ * Start req now (st == NULL) or in the order of st. The caller's reference
+ * passes to the execution; sync callers take their own first.
+ */
+void pim_req_submit(struct pim_req *req, struct pim_stream *st)
+{
+	atomic_inc(&req->pf->inflight);
+	req->st = st;
+	if (!st) {
+		pim_req_start(req);
+		return;
+	}
+	spin_lock(&st->lock);
+	list_add_tail(&req->node, &st->pending);
+	spin_unlock(&st->lock);
+	pim_stream_kick(st);
+}
+
+static int pim_copy_out(void *src, u64 uaddr, size_t len)
+{
+	return copy_to_user(u64_to_user_ptr(uaddr), src, len) ? -EFAULT : 0;
+}
+
+static int pim_finish_attn(struct pim_req *req)
+{
+	u32 i, nr = req->cmd.attn.nr_jobs;
+	int ret = 0;
+
+	for (i = 0; !ret && i < nr; i++) {
+		u32 end = i + 1 < nr ? req->jobs[i + 1].qoff : req->q_words;
+
+		ret = pim_copy_out(req->out + req->jobs[i].qoff,
+				   req->jobs[i].out_addr,
+				   (end - req->jobs[i].qoff) * sizeof(u32));
+	}
+	return ret;
+}
+
+/*
+ * Copy a completed request's results to user memory. Runs in a task of the
+ * address space that submitted it; a fault fails the command with -EFAULT
+ * (a KV cache whose placement cannot be written back is freed again).
+ */
+void pim_req_finish(struct pim_req *req)
+{
+	const struct pim_cmd *c = &req->cmd;
+	size_t half = req->buf_len / 2;
+	int ret = 0;
+
+	if (req->cqe.res < 0)
+		return;
+	switch (c->opcode) {
+	case PIM_OP_KV_ALLOC:
+		if (req->buf && pim_copy_out(req->buf, c->kv_alloc.placement,
+					     req->buf_len)) {
+			pim_kv_drop(req->pf, req->cqe.res);
+			ret = -EFAULT;
+		}
+		break;
+	case PIM_OP_KV_READ:
+		ret = pim_copy_out(req->buf, c->kv_io.k_addr, half) ?:
+		      pim_copy_out(req->buf + half, c->kv_io.v_addr, half);
+		break;
+	case PIM_OP_ATTN:
+		ret = pim_finish_attn(req);
+		break;
+	case PIM_OP_RAW_READ:
+		ret = pim_copy_out(req->buf, c->raw.addr, req->buf_len);
+		break;
+	}
+	if (ret) {
+		req->cqe.res = ret;
+		req->cqe.device_ns = 0;
+	}
+}
