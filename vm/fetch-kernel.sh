@@ -42,12 +42,12 @@ done
 rm -f "$stamp"
 mkdir -p "$out/deb"
 pkg=linux-image-$kver
-deb=$(ls "$out/deb/${pkg}_"*.deb 2>/dev/null | tail -n 1 || true)
+deb=$(find "$out/deb" -name "${pkg}_*.deb" | sort -V | tail -n 1)
 if [ -z "$deb" ]; then
 	echo "fetch-kernel: downloading $pkg"
 	(cd "$out/deb" && apt-get download -q "$pkg") ||
 		die "apt-get download $pkg failed: run 'apt-get update'; if the archive no longer has $pkg, upgrade linux-headers-amd64 so that headers and guest kernel match"
-	deb=$(ls "$out/deb/${pkg}_"*.deb 2>/dev/null | tail -n 1 || true)
+	deb=$(find "$out/deb" -name "${pkg}_*.deb" | sort -V | tail -n 1)
 	[ -n "$deb" ] || die "apt-get download $pkg produced no .deb"
 fi
 

@@ -80,7 +80,7 @@ failed=0
 scan "at boot" || failed=$((failed + 1))
 for suite in "${VM_ITEMS[@]}"; do
 	echo "# suite $suite (${PIM_BACKING:-?} backing, ${PIM_CPU:-default} CPU)"
-	res=$(mktemp)
+	res=$(mktemp -p /run)
 	cd "$PIM_TOP" || exit 1
 	# timeout(1) signals the suite's whole process group.
 	timeout -k 10 "$VM_SUITE_TIMEOUT" "$suite" </dev/null 2>&1 |

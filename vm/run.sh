@@ -78,7 +78,7 @@ done
 
 if [ "$#" -gt 0 ]; then
 	[ "$mode" = suites ] && die "give either --suite or a command, not both"
-	mode=command
+	mode="command"
 	items=("$@")
 fi
 [ -n "$mode" ] || { usage >&2; exit 125; }
@@ -107,15 +107,17 @@ is_uint "$smp" || die "--smp '$smp': not a positive number"
 is_uint "$timeout_s" || die "--timeout '$timeout_s': not a positive number"
 is_uint "$suite_timeout" ||
 	die "--suite-timeout '$suite_timeout': not a positive number"
-mem_b=$(to_bytes "$mem") && [ "$mem_b" -gt 0 ] ||
+if ! mem_b=$(to_bytes "$mem") || [ "$mem_b" -eq 0 ]; then
 	die "--mem '$mem': not a size"
+fi
 
 region_env=()
 if [ -n "$memmap" ]; then
 	[[ "$memmap" == *'$'* ]] ||
 		die "--memmap '$memmap': want SIZE\$BASE (e.g. 256M\$1G)"
-	size_b=$(to_bytes "${memmap%%\$*}") && [ "$size_b" -gt 0 ] ||
+	if ! size_b=$(to_bytes "${memmap%%\$*}") || [ "$size_b" -eq 0 ]; then
 		die "--memmap '$memmap': bad SIZE"
+	fi
 	base_b=$(to_bytes "${memmap#*\$}") ||
 		die "--memmap '$memmap': bad BASE"
 	(( (size_b | base_b) & 0xfff )) &&
@@ -149,9 +151,10 @@ vmlinux=$vmdir/vmlinux
 kmods=$vmdir/kernel/lib/modules
 initrd=$vmdir/initramfs.cpio
 [ -n "$kver" ] || die "no kernel headers installed (run scripts/setup.sh)"
-[ -f "$vmdir/kernel.stamp" ] && [ "$(cat "$vmdir/kernel.stamp")" = "$kver" ] &&
-	[ -s "$vmlinux" ] ||
+if [ "$(cat "$vmdir/kernel.stamp" 2>/dev/null)" != "$kver" ] ||
+   [ ! -s "$vmlinux" ]; then
 	die "guest kernel $kver not in build/vm (run scripts/setup.sh)"
+fi
 command -v qemu-system-x86_64 >/dev/null ||
 	die "qemu-system-x86_64 not found (run scripts/setup.sh)"
 # The kernel command line splits on blanks.
@@ -193,6 +196,7 @@ run=$(mktemp -d "$vmdir/runs/XXXXXX") || die "cannot create a run directory"
 	printf ' )\n'
 } >"$run/job"
 
+# shellcheck disable=SC2054 # commas belong to QEMU's option syntax
 qemu=(qemu-system-x86_64 -accel tcg -nodefaults -nographic -no-reboot
       -net none -smp "$smp" -m "$mem"
       -bios /usr/share/qemu/qboot.rom -kernel "$vmlinux" -initrd "$initrd"
@@ -216,10 +220,20 @@ report()
 	fi
 }
 
+# The console from its first alarming line on (40 lines), else its end.
 console_tail()
 {
-	[ -s "$run/console.log" ] || return 0
-	tail -n 30 "$run/console.log" | tr -d '\r' | sed 's/^/# console: /' >&2
+	local c=$run/console.log re='Kernel panic|BUG:|Oops:|WARNING:|Call Trace'
+
+	[ -s "$c" ] || return 0
+	{
+		if grep -qE "$re" "$c"; then
+			tr -d '\r' <"$c" | awk -v re="$re" \
+				'$0 ~ re { f = 1 } f && n++ < 40'
+		else
+			tail -n 30 "$c" | tr -d '\r'
+		fi
+	} | sed 's/^/# console: /' >&2
 }
 
 rc=

@@ -3,7 +3,15 @@
 # QEMU harness (vm/README.md): make check-vm boots the guest kernel that
 # scripts/setup.sh fetched in three configurations and runs $(VM_SUITES)
 # in each; make bench-vm runs $(VM_BENCH_SUITES) in one boot.
-# Knobs: VM_MEMMAP, VM_MEM, VM_TIMEOUT, VM_SUITE_TIMEOUT (see vm/check.sh).
+
+# The region of the memmap configurations, guest RAM, and time limits in
+# seconds per boot and per suite.
+VM_MEMMAP	?= 256M$$1G
+VM_MEM		?= 2G
+VM_TIMEOUT	?= 420
+VM_SUITE_TIMEOUT ?= 240
+VM_ENV		= VM_MEMMAP='$(VM_MEMMAP)' VM_MEM='$(VM_MEM)' \
+		  VM_TIMEOUT='$(VM_TIMEOUT)' VM_SUITE_TIMEOUT='$(VM_SUITE_TIMEOUT)'
 
 # The harness's own guest suite runs first in every configuration.
 VM_SELFTESTS	:= tests/vm/guest-selftest.sh
@@ -27,8 +35,8 @@ check-vm:
 		exit 1; \
 	fi
 	@$(MAKE) --no-print-directory module $(VM_DEPS) $(VM_WARN_KO)
-	@PIM_KO=$(abspath $(PIM_KO)) VM_WARN_KO=$(abspath $(VM_WARN_KO)) \
-		vm/check.sh check $(VM_SUITES)
+	@$(VM_ENV) PIM_KO=$(abspath $(PIM_KO)) \
+		VM_WARN_KO=$(abspath $(VM_WARN_KO)) vm/check.sh check $(VM_SUITES)
 
 bench-vm:
 	@if [ -z "$(PIM_KO)" ]; then \
@@ -36,4 +44,5 @@ bench-vm:
 		exit 1; \
 	fi
 	@$(MAKE) --no-print-directory module $(VM_DEPS)
-	@PIM_KO=$(abspath $(PIM_KO)) vm/check.sh bench $(VM_BENCH_SUITES)
+	@$(VM_ENV) PIM_KO=$(abspath $(PIM_KO)) \
+		vm/check.sh bench $(VM_BENCH_SUITES)

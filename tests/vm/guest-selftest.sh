@@ -43,6 +43,11 @@ no_memmap()
 	! grep -q 'memmap=' /proc/cmdline
 }
 
+host_bin_runs()
+{
+	udevadm --version >/dev/null
+}
+
 cpu_has()
 {
 	grep -m 1 '^flags' /proc/cpuinfo | grep -qw "$1"
@@ -65,8 +70,7 @@ tap_ok "/.dockerenv is gone from the guest root" test ! -e /.dockerenv
 tap_ok "repository at its host path ($PIM_TOP)" \
 	test "$top" = "$PIM_TOP" -a -f "$PIM_TOP/Makefile"
 tap_ok "guest kernel modules at /lib/modules" kmods_match
-tap_ok "host binaries run (dynamically linked udevadm)" \
-	udevadm --version >/dev/null
+tap_ok "host binaries run (dynamically linked udevadm)" host_bin_runs
 case "$PIM_BACKING" in
 memmap)
 	tap_ok "memmap region $PIM_REGION_SIZE@$PIM_REGION_BASE is reserved" \

@@ -40,6 +40,7 @@ drop_logs()
 	[ -n "$kept" ] && rm -rf "$kept"
 }
 
+# shellcheck disable=SC2016 # a literal $ in memmap=
 out=$($run --memmap '256M$3G' --mem 2G -- true 2>&1)
 rc=$?
 tap_ok "a region above guest RAM is refused" ended 125 'inside guest RAM'

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # TAP output for the harness's shell tests; source it.
 #	tap_ok NAME COMMAND [ARG...]	# ok when COMMAND succeeds
 #	tap_skip WHY
