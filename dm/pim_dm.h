@@ -44,6 +44,9 @@ struct pim_dram_addr {
 
 int pim_addr_decode(const struct pim_geometry *g, u64 offset,
 		    struct pim_dram_addr *a);
+/* The inverse: the backing-memory offset of a (grank and the DRAM fields). */
+int pim_addr_encode(const struct pim_geometry *g,
+		    const struct pim_dram_addr *a, u64 *offset);
 
 /* ---- timing model (timing.c) ---- */
 
@@ -149,5 +152,58 @@ int pim_attn_unit_init(struct pim_attn_unit *u, const struct pim_dm *dm,
 bool pim_attn_unit_step_fpu(struct pim_attn_unit *u, u32 max_tokens);
 /* FPU section: write this group's heads of out. */
 void pim_attn_unit_finish_fpu(struct pim_attn_unit *u, u32 *out);
+
+/*
+ * ISA of the attention kernels: SSE2 (the default) or AVX2+F16C, built from
+ * the same source and bit-identical. The kernel calls this once at load
+ * with boot_cpu_has(AVX2) && boot_cpu_has(F16C) && YMM state enabled.
+ */
+void pim_attn_select(bool avx2);
+bool pim_attn_uses_avx2(void);
+#ifndef __KERNEL__
+/* Userspace: cpuid + xgetbv say whether AVX2 and F16C are usable. */
+bool pim_cpu_has_avx2(void);
+#endif
+
+/* ---- more of the device (dm.c, kv.c) ---- */
+
+/* Replace the DDR4-3200 timings (0, or -EINVAL for a zero field). */
+int pim_dm_set_timing(struct pim_dm *dm, const struct pim_timing *t);
+u32 pim_dm_features(const struct pim_dm *dm);
+u32 pim_kv_nhc(const struct pim_kv *kv);		/* chips per head */
+u32 pim_kv_group_heads(const struct pim_kv *kv, u32 group);
+/* The layer's data mode: 0 empty, PIM_KV_RELAID or PIM_KV_UNRELAID. */
+#define PIM_KV_RELAID		1
+#define PIM_KV_UNRELAID		2
+u32 pim_kv_mode(const struct pim_kv *kv, u32 layer);
+
+/* ---- analytic timing, no backing memory needed (timing.c) ---- */
+
+/*
+ * N_hc from the bubble-free condition (paper Eq. 1), a power of two in
+ * 1..8 that also divides head_dim / 4.
+ */
+u32 pim_model_nhc(const struct pim_dm *dm, u32 head_dim, u32 gqa);
+/* Groups per layer and KV heads per group for a (checked) shape. */
+u32 pim_model_groups(const struct pim_dm *dm,
+		     const struct pim_kv_alloc *shape);
+/*
+ * Device time of decode attention over ctx_len tokens for one full head
+ * group on one rank (bank-PU score and context phases, rank-PU reduction,
+ * softmax and result drain; no host transfers), with dm's features.
+ */
+u64 pim_model_attn_ns(const struct pim_dm *dm,
+		      const struct pim_kv_alloc *shape, u32 ctx_len);
+/* Host-bus time of appending ntok tokens (K and V) of one head group. */
+u64 pim_model_append_ns(const struct pim_dm *dm,
+			const struct pim_kv_alloc *shape, u32 ntok,
+			u32 flags);
+/* Host-bus time of reading ntok tokens of one head group back. */
+u64 pim_model_read_ns(const struct pim_dm *dm,
+		      const struct pim_kv_alloc *shape, u32 ntok);
+/* Aggregate peak bandwidths in bytes per second (paper Table I). */
+u64 pim_model_rank_bw(const struct pim_dm *dm);	/* host bus of every rank */
+u64 pim_model_bank_bw(const struct pim_dm *dm);	/* all bank PUs */
+u64 pim_model_host_bw(const struct pim_dm *dm);	/* channels: CPU baseline */
 
 #endif /* PIM_DM_H */

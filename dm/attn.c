@@ -1,0 +1,444 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * attn.c - decode attention computed from the bytes the chips hold, in the
+ * order the L3 hardware uses. The only floating-point file of the device
+ * model: every function here must run inside an FPU section.
+ *
+ * Vectors have 8 FP32 lanes, one per chip of the rank: lane c is chip c's
+ * bank PU. Per chunk of tokens (the rank PU's softmax SRAM):
+ *  1. score phase, bank PUs in adder-tree mode: each chip's partial dot
+ *     product of its part of q and K, then the rank PU's adder tree across
+ *     the head's N_hc chips, then the scale;
+ *  2. chunked online softmax on the rank PU: chunk max, running max and
+ *     sum, weights exp(s - max), and the factor that rescales what was
+ *     accumulated so far (the cross-chunk normalisation);
+ *  3. context phase, bank PUs in accumulator mode: weights broadcast to
+ *     the chips, every bank accumulates weight * V for the bursts it holds,
+ *     bank after bank.
+ * The order of every sum is fixed in this source, so the SSE2, AVX2, kernel
+ * and user builds agree bit for bit (-ffp-contract=off, no -ffast-math).
+ *
+ * Built as is for SSE2 and through attn_avx2.c with -mavx2 -mf16c; no
+ * libm or libgcc calls, exp() and FP16 conversion are our own. Helpers that
+ * take or return 8-lane vectors are always inlined, so the SSE2 build is
+ * compiled with -Wno-psabi: no 32-byte vector crosses a call.
+ */
+#include "attn.h"
+
+#ifndef ATTN_FN
+#define ATTN_FN(x)	x##_sse2
+#endif
+
+#define PIM_INLINE	inline __attribute__((always_inline))
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef s32 v8i __attribute__((vector_size(32)));
+typedef u32 v8u __attribute__((vector_size(32)));
+typedef u8 v16b __attribute__((vector_size(16)));
+typedef u8 v16b_un __attribute__((vector_size(16), aligned(1)));
+typedef u16 v8h __attribute__((vector_size(16)));
+typedef short v8s __attribute__((vector_size(16)));
+
+/*
+ * The 8 elements "e" of a burst (one per chip) as u16 lanes: chip c's
+ * element e is beat 2e (low byte) and beat 2e + 1 (high byte), host bytes
+ * 16e + c and 16e + 8 + c.
+ */
+static PIM_INLINE v16b ATTN_FN(gather)(const u8 *p)
+{
+	v16b x = *(const v16b_un *)p;
+
+	return __builtin_shuffle(x, (v16b){ 0, 8, 1, 9, 2, 10, 3, 11,
+					    4, 12, 5, 13, 6, 14, 7, 15 });
+}
+
+/* FP16 to FP32 in integer and FP32 arithmetic, exactly as vcvtph2ps. */
+static PIM_INLINE v8f ATTN_FN(fp16_soft)(v8u h)
+{
+	v8u a = h & 0x7fff, sign = (h & 0x8000) << 16;
+	v8u f = (v8u)((v8f)(a << 13) * 0x1p112f);
+	v8u inf_nan = (v8u)(a >= 0x7c00);
+	v8u quiet = (v8u)((a & 0x3ff) != 0) & 0x400000;
+	v8u special = (a << 13) | 0x7f800000 | quiet;
+
+	return (v8f)(((inf_nan & special) | (~inf_nan & f)) | sign);
+}
+
+/* The 8 lanes of burst element e at p (p = burst + 16 e) as FP32. */
+static PIM_INLINE v8f ATTN_FN(load)(const u8 *p, const bool bf16)
+{
+	v16b x = ATTN_FN(gather)(p);
+
+	if (bf16)
+		return (v8f)(__builtin_convertvector((v8h)x, v8u) << 16);
+#ifdef __F16C__
+	return __builtin_ia32_vcvtph2ps256((v8s)x);
+#else
+	return ATTN_FN(fp16_soft)(__builtin_convertvector((v8h)x, v8u));
+#endif
+}
+
+/* FP16 bits to FP32 bits, one value, for the conversion self-test. */
+u32 ATTN_FN(pim_fp16_to_fp32)(u16 h)
+{
+	u8 b[16] = { (u8)h, 0, 0, 0, 0, 0, 0, 0, (u8)(h >> 8) };
+	v8f f = ATTN_FN(load)(b, false);
+	union { float f; u32 u; } r = { .f = f[0] };
+
+	return r.u;
+}
+
+static PIM_INLINE v8f ATTN_FN(vmax)(v8f a, v8f b)
+{
+	v8i m = a > b;
+
+	return (v8f)(((v8i)a & m) | ((v8i)b & ~m));
+}
+
+static PIM_INLINE v8f ATTN_FN(vmin)(v8f a, v8f b)
+{
+	v8i m = a < b;
+
+	return (v8f)(((v8i)a & m) | ((v8i)b & ~m));
+}
+
+/*
+ * e^x: x = n ln2 + r with |r| <= ln2 / 2 (Cody-Waite), e^r by its degree-6
+ * Taylor polynomial (error below 2^-23 relative), 2^n from the exponent
+ * bits. Results below 2^-126 flush to zero; NaN gives 0; exp(0) is 1.
+ */
+static PIM_INLINE v8f ATTN_FN(vexp)(v8f x)
+{
+	v8f t, n, r, p;
+	v8i ni, ok;
+
+	x = ATTN_FN(vmin)(ATTN_FN(vmax)(x, x * 0 - 104.0f), x * 0 + 88.0f);
+	x = (v8f)((v8i)x & (v8i)(x == x));	/* NaN -> 0 */
+	t = x * 1.44269504088896341f;
+	n = (t + 12582912.0f) - 12582912.0f;	/* round to nearest */
+	r = x - n * 0.693145751953125f;
+	r = r - n * 1.42860682030941723212e-6f;
+	p = r * (1.0f / 720) + (1.0f / 120);
+	p = p * r + (1.0f / 24);
+	p = p * r + (1.0f / 6);
+	p = p * r + 0.5f;
+	p = p * r + 1.0f;
+	p = p * r + 1.0f;
+	ni = __builtin_convertvector(n, v8i);
+	ok = ni > -127;
+	return p * (v8f)(((ni + 127) << 23) & ok);
+}
+
+static PIM_INLINE float ATTN_FN(hmax)(v8f v)
+{
+	float m = v[0];
+	int i;
+
+	for (i = 1; i < 8; i++)
+		m = v[i] > m ? v[i] : m;
+	return m;
+}
+
+static PIM_INLINE float ATTN_FN(hsum8)(v8f v)
+{
+	return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+/* The rank PU's adder tree over the nhc chips of the head at lane c0. */
+static PIM_INLINE float ATTN_FN(reduce)(v8f v, u32 c0, u32 nhc)
+{
+	switch (nhc) {
+	case 8:
+		return ATTN_FN(hsum8)(v);
+	case 4:
+		return (v[c0] + v[c0 + 1]) + (v[c0 + 2] + v[c0 + 3]);
+	case 2:
+		return v[c0] + v[c0 + 1];
+	default:
+		return v[c0];
+	}
+}
+
+/* First slot of bank b whose index s * nbanks + b reaches lo. */
+static PIM_INLINE u32 ATTN_FN(first_slot)(u32 lo, u32 b, u32 nbanks)
+{
+	return lo > b ? (lo - b + nbanks - 1) / nbanks : 0;
+}
+
+/* Score phase of tokens [lo, lo + n) of K row-set rs. */
+static PIM_INLINE void ATTN_FN(kpass)(struct pim_attn_unit *u, const u8 *rs,
+				      u32 lo, u32 n, const u32 G,
+				      const bool bf16)
+{
+	const v8f *qv = (const v8f *)(pim_attn_data(u) + u->off_q);
+	float *sc = (float *)(pim_attn_data(u) + u->off_sc);
+	u32 b, ts, t, j, e, g, i, kb = u->kb;
+
+	for (b = 0; b < u->nbanks; b++) {
+		ts = ATTN_FN(first_slot)(lo, b, u->nbanks);
+		for (; (t = ts * u->nbanks + b) < lo + n; ts++) {
+			const u8 *p = rs + ((u64)b * u->bpr + ts * kb) * 64;
+			v8f acc[PIM_MAX_GQA_GROUP];
+
+			if (G == 1) {
+				v8f a0 = { 0 }, a1 = { 0 }, a2 = { 0 };
+				v8f a3 = { 0 };
+
+				for (j = 0; j < kb; j++, p += 64) {
+					a0 += ATTN_FN(load)(p, bf16) * qv[4 * j];
+					a1 += ATTN_FN(load)(p + 16, bf16) *
+					      qv[4 * j + 1];
+					a2 += ATTN_FN(load)(p + 32, bf16) *
+					      qv[4 * j + 2];
+					a3 += ATTN_FN(load)(p + 48, bf16) *
+					      qv[4 * j + 3];
+				}
+				acc[0] = (a0 + a1) + (a2 + a3);
+			} else {
+				for (g = 0; g < G; g++)
+					acc[g] = (v8f){ 0 };
+				for (j = 0; j < kb; j++) {
+					for (e = 0; e < 4; e++, p += 16) {
+						v8f x = ATTN_FN(load)(p, bf16);
+						const v8f *q = qv + (j * 4 + e) * G;
+
+						for (g = 0; g < G; g++)
+							acc[g] += x * q[g];
+					}
+				}
+			}
+			for (g = 0; g < G; g++)
+				for (i = 0; i < u->heads; i++)
+					sc[(i * G + g) * u->cpad + t - lo] =
+						ATTN_FN(reduce)(acc[g],
+								i * u->nhc,
+								u->nhc);
+		}
+	}
+}
+
+/* Context phase of tokens [lo, lo + n) of V row-set rs. */
+static PIM_INLINE void ATTN_FN(vpass)(struct pim_attn_unit *u, const u8 *rs,
+				      u32 lo, u32 n, const u32 G,
+				      const bool bf16)
+{
+	v8f *acc = (v8f *)(pim_attn_data(u) + u->off_acc);
+	const v8f *pv = (const v8f *)(pim_attn_data(u) + u->off_pv);
+	u32 kb = u->kb, nb = u->nbanks, b, s, q, t, j, e, g;
+	u32 qlo = lo * kb, qhi = (lo + n) * kb;
+
+	for (b = 0; b < nb; b++) {
+		s = ATTN_FN(first_slot)(qlo, b, nb);
+		if (G == 1 && !(nb % kb)) {
+			/* Every burst of this bank is part j = b % kb. */
+			v8f *a = acc + (b % kb) * 4;
+			v8f a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+
+			for (; (q = s * nb + b) < qhi; s++) {
+				const u8 *p = rs + ((u64)b * u->bpr + s) * 64;
+				v8f w = pv[q / kb - lo];
+
+				a0 += w * ATTN_FN(load)(p, bf16);
+				a1 += w * ATTN_FN(load)(p + 16, bf16);
+				a2 += w * ATTN_FN(load)(p + 32, bf16);
+				a3 += w * ATTN_FN(load)(p + 48, bf16);
+			}
+			a[0] = a0;
+			a[1] = a1;
+			a[2] = a2;
+			a[3] = a3;
+			continue;
+		}
+		for (; (q = s * nb + b) < qhi; s++) {
+			const u8 *p = rs + ((u64)b * u->bpr + s) * 64;
+			const v8f *w = pv + (q / kb - lo) * G;
+
+			t = q / kb;
+			j = q - t * kb;
+			for (e = 0; e < 4; e++) {
+				v8f x = ATTN_FN(load)(p + 16 * e, bf16);
+				v8f *a = acc + j * 4 + e;
+
+				for (g = 0; g < G; g++)
+					a[g * kb * 4] += w[g] * x;
+			}
+		}
+	}
+}
+
+/* 1 / sqrt(d) by Newton's iteration in double, rounded once to FP32. */
+static u32 ATTN_FN(default_scale)(u32 d)
+{
+	union { float f; u32 u; } r;
+	double y = 0.05;
+	int i;
+
+	for (i = 0; i < 64; i++)
+		y = y * (1.5 - 0.5 * d * y * y);
+	r.f = (float)y;
+	return r.u;
+}
+
+/* Chunked online softmax of the chunk's nq score rows, n tokens each. */
+static void ATTN_FN(softmax)(struct pim_attn_unit *u, u32 n)
+{
+	float *sc = (float *)(pim_attn_data(u) + u->off_sc);
+	float *m = (float *)(pim_attn_data(u) + u->off_m);
+	float *l = (float *)(pim_attn_data(u) + u->off_l);
+	float *alpha = (float *)(pim_attn_data(u) + u->off_alpha);
+	union { u32 u; float f; } scale = { .u = u->scale_bits };
+	u32 qi, t, n8 = (n + 7) & ~7U;
+
+	for (qi = 0; qi < u->nq; qi++) {
+		v8f *s = (v8f *)(sc + qi * u->cpad);
+		v8f mx = (v8f){ 0 } - __builtin_inff(), sum = { 0 };
+		float mnew;
+
+		for (t = 0; t < n; t++)
+			sc[qi * u->cpad + t] *= scale.f;
+		for (; t < n8; t++)
+			sc[qi * u->cpad + t] = -__builtin_inff();
+		for (t = 0; t < n8 / 8; t++)
+			mx = ATTN_FN(vmax)(mx, s[t]);
+		mnew = ATTN_FN(hmax)(mx);
+		mnew = m[qi] > mnew ? m[qi] : mnew;
+		for (t = 0; t < n8 / 8; t++) {
+			s[t] = ATTN_FN(vexp)(s[t] - mnew);
+			sum += s[t];
+		}
+		alpha[qi] = ATTN_FN(vexp)((v8f){ 0 } + (m[qi] - mnew))[0];
+		l[qi] = l[qi] * alpha[qi] + ATTN_FN(hsum8)(sum);
+		m[qi] = mnew;
+	}
+}
+
+/* Rescale the accumulators by alpha and spread the weights to the lanes. */
+static void ATTN_FN(broadcast)(struct pim_attn_unit *u, u32 n)
+{
+	const float *sc = (const float *)(pim_attn_data(u) + u->off_sc);
+	const float *alpha = (const float *)(pim_attn_data(u) + u->off_alpha);
+	v8f *acc = (v8f *)(pim_attn_data(u) + u->off_acc);
+	v8f *pv = (v8f *)(pim_attn_data(u) + u->off_pv);
+	u32 G = u->gqa, g, c, i, t, x;
+
+	for (g = 0; g < G; g++) {
+		v8f a;
+		bool one = true;
+
+		for (c = 0; c < 8; c++) {
+			i = c / u->nhc;
+			a[c] = i < u->heads ? alpha[i * G + g] : 1.0f;
+			one = one && a[c] == 1.0f;
+		}
+		for (x = 0; !one && x < u->kb * 4; x++)
+			acc[g * u->kb * 4 + x] *= a;
+	}
+	for (t = 0; t < n; t++) {
+		for (g = 0; g < G; g++) {
+			v8f w;
+
+			if (u->nhc == 8) {
+				w = (v8f){ 0 } + sc[g * u->cpad + t];
+			} else {
+				for (c = 0; c < 8; c++) {
+					i = c / u->nhc;
+					w[c] = i < u->heads ?
+					       sc[(i * G + g) * u->cpad + t] : 0;
+				}
+			}
+			pv[t * G + g] = w;
+		}
+	}
+}
+
+static PIM_INLINE void ATTN_FN(chunk_g)(struct pim_attn_unit *u,
+					const u8 *k, const u8 *v, u32 lo,
+					u32 n, const u32 G, const bool bf16)
+{
+	ATTN_FN(kpass)(u, k, lo, n, G, bf16);
+	ATTN_FN(softmax)(u, n);
+	ATTN_FN(broadcast)(u, n);
+	ATTN_FN(vpass)(u, v, lo, n, G, bf16);
+}
+
+/* One chunk, with the GQA group size and the type as constants. */
+static void ATTN_FN(chunk)(struct pim_attn_unit *u, const u8 *k, const u8 *v,
+			   u32 lo, u32 n)
+{
+	bool bf16 = u->dtype == PIM_DTYPE_BF16;
+
+#define PIM_CHUNK_CASE(G)						\
+	do {								\
+		if (bf16)						\
+			ATTN_FN(chunk_g)(u, k, v, lo, n, G, true);	\
+		else							\
+			ATTN_FN(chunk_g)(u, k, v, lo, n, G, false);	\
+	} while (0)
+
+	switch (u->gqa) {
+	case 1:
+		PIM_CHUNK_CASE(1);
+		break;
+	case 2:
+		PIM_CHUNK_CASE(2);
+		break;
+	case 4:
+		PIM_CHUNK_CASE(4);
+		break;
+	case 8:
+		PIM_CHUNK_CASE(8);
+		break;
+	default:
+		PIM_CHUNK_CASE(u->gqa);
+		break;
+	}
+#undef PIM_CHUNK_CASE
+}
+
+static bool ATTN_FN(step)(struct pim_attn_unit *u, u32 max_tokens)
+{
+	u32 done = 0, r, lo, n;
+	u64 off;
+
+	if (!u->scale_bits)
+		u->scale_bits = ATTN_FN(default_scale)(u->d);
+	while (u->done < u->ctx_len && done < max_tokens) {
+		r = u->done / u->tpr;
+		lo = u->done % u->tpr;
+		n = u->chunk - lo % u->chunk;
+		n = n < u->tpr - lo ? n : u->tpr - lo;
+		n = n < u->ctx_len - u->done ? n : u->ctx_len - u->done;
+		off = r * u->rowset_bytes;
+		ATTN_FN(chunk)(u, u->k + off, u->v + off, lo, n);
+		u->done += n;
+		done += n;
+	}
+	return u->done >= u->ctx_len;
+}
+
+static void ATTN_FN(finish)(struct pim_attn_unit *u, u32 *out)
+{
+	const v8f *acc = (const v8f *)(pim_attn_data(u) + u->off_acc);
+	const float *l = (const float *)(pim_attn_data(u) + u->off_l);
+	u32 g, j, e, c, i, d = u->d;
+	union { float f; u32 u; } r;
+
+	for (g = 0; g < u->gqa; g++)
+		for (j = 0; j < u->kb; j++)
+			for (e = 0; e < 4; e++)
+				for (c = 0; c < 8; c++) {
+					i = c / u->nhc;
+					if (i >= u->heads)
+						continue;
+					r.f = acc[(g * u->kb + j) * 4 + e][c] /
+					      l[i * u->gqa + g];
+					out[(u->q0 + i * u->gqa + g) * d +
+					    (c % u->nhc) * (d / u->nhc) +
+					    4 * j + e] = r.u;
+				}
+}
+
+const struct pim_attn_ops ATTN_FN(pim_attn_ops) = {
+	.step = ATTN_FN(step),
+	.finish = ATTN_FN(finish),
+};
