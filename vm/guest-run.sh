@@ -68,6 +68,18 @@ echo 60 >/proc/sys/kernel/hung_task_timeout_secs
 
 cd "$VM_CWD" 2>/dev/null || cd "$PIM_TOP" || exit 1
 
+if [ -n "${VM_TTY:-}" ]; then
+	# Interactive: the host's terminal on ttyS1, cooked, with its size;
+	# setsid -c makes it the controlling terminal for job control.
+	read -r rows cols term <<<"$VM_TTY"
+	stty -F /dev/ttyS1 sane rows "$rows" cols "$cols"
+	TERM=$term setsid -c -w "${VM_ITEMS[@]}" <>/dev/ttyS1 >&0 2>&0
+	rc=$?
+	scan "after the command" >&2
+	finish "$rc"
+	exit 0
+fi
+
 if [ "$VM_MODE" = command ]; then
 	"${VM_ITEMS[@]}" </dev/null
 	rc=$?

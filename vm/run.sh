@@ -12,6 +12,7 @@ usage()
 	cat <<EOF
 usage: vm/run.sh [options] -- COMMAND [ARG...]
        vm/run.sh [options] --suite SCRIPT [--suite SCRIPT...]
+       vm/run.sh [options] --shell [-- COMMAND [ARG...]]
 
 Boots build/vm/vmlinux under QEMU TCG with the host root (read-only, under
 a tmpfs overlay) as the guest root, the repository at its host path, and
@@ -29,6 +30,8 @@ options:
   --append ARGS       extra kernel command line
   --env NAME=VALUE    set a variable in the guest (PIM_* of the caller's
                       environment are passed on by default)
+  --shell             interactive: the terminal is the guest's (default
+                      COMMAND bash); leave it to power the guest off
 
 exit status: the command's; in suite mode 0 when all suites passed, else 1;
 1 also when the kernel log shows a warning; 124 when the guest timed out;
@@ -52,6 +55,7 @@ timeout_s=600
 suite_timeout=300
 append=
 envs=()
+shell=
 
 need_arg()
 {
@@ -69,6 +73,7 @@ while [ "$#" -gt 0 ]; do
 	--append)	need_arg "$@"; append="$append $2"; shift ;;
 	--env)		need_arg "$@"; envs+=("$2"); shift ;;
 	--suite)	need_arg "$@"; mode=suites; items+=("$2"); shift ;;
+	--shell)	shell=1 ;;
 	-h|--help)	usage; exit 0 ;;
 	--)		shift; break ;;
 	*)		die "unknown option '$1' (see --help)" ;;
@@ -80,6 +85,16 @@ if [ "$#" -gt 0 ]; then
 	[ "$mode" = suites ] && die "give either --suite or a command, not both"
 	mode="command"
 	items=("$@")
+fi
+if [ -n "$shell" ]; then
+	[ "$mode" = suites ] && die "--shell runs a command, not suites"
+	if [ ! -t 0 ] || [ ! -t 1 ]; then
+		die "--shell needs a terminal"
+	fi
+	if [ -z "$mode" ]; then
+		mode="command"
+		items=(bash)
+	fi
 fi
 [ -n "$mode" ] || { usage >&2; exit 125; }
 
@@ -191,6 +206,9 @@ run=$(mktemp -d "$vmdir/runs/XXXXXX") || die "cannot create a run directory"
 	printf 'VM_MODE=%q\n' "$mode"
 	printf 'VM_CWD=%q\n' "$PWD"
 	printf 'VM_SUITE_TIMEOUT=%q\n' "$suite_timeout"
+	if [ -n "$shell" ]; then
+		printf 'VM_TTY=%q\n' "$(stty size) ${TERM:-vt100}"
+	fi
 	printf 'VM_ITEMS=('
 	printf ' %q' "${items[@]}"
 	printf ' )\n'
@@ -207,8 +225,15 @@ qemu=(qemu-system-x86_64 -accel tcg -nodefaults -nographic -no-reboot
       -append "console=ttyS0 panic=-1 quiet vm.top=$top vm.kmods=$kmods $append")
 [ -n "$cpu" ] && qemu+=(-cpu "$cpu")
 
-timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null
-qrc=$?
+if [ -n "$shell" ]; then
+	# QEMU puts the terminal in raw mode: ^C goes to the guest.
+	timeout --foreground "$timeout_s" "${qemu[@]}"
+	qrc=$?
+	stty sane
+else
+	timeout -k 5 "$timeout_s" "${qemu[@]}" </dev/null
+	qrc=$?
+fi
 
 # In suite mode failures are TAP lines, so that counting sees them.
 report()
