@@ -188,7 +188,11 @@ int pim_queue_new(struct pim_dev *dev, unsigned int depth,
 /* Waits for the commands still in flight, then frees the queue. */
 void pim_queue_free(struct pim_queue *queue);
 struct pim_dev *pim_queue_get_dev(struct pim_queue *queue);
-/* Readable (POLLIN) while completions are waiting to be reaped. */
+/*
+ * An fd (eventfd) that is readable (POLLIN) while completions wait to be
+ * reaped, for sd-event, epoll and the like; -errno on failure. Created on
+ * the first call; pim_queue_reap() clears it.
+ */
 int pim_queue_get_fd(struct pim_queue *queue);
 unsigned int pim_queue_get_depth(struct pim_queue *queue);
 unsigned int pim_queue_get_in_flight(struct pim_queue *queue);

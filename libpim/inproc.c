@@ -409,6 +409,14 @@ static int do_raw(struct inproc_dev *d, const struct pim_cmd *cmd,
 	return 0;
 }
 
+/* Units sit back to back in one arena, each cache-line aligned. */
+#define UNIT_ALIGN	64
+
+static size_t unit_bytes(const struct pim_kv *kv)
+{
+	return (pim_attn_unit_bytes(kv) + UNIT_ALIGN - 1) & ~(UNIT_ALIGN - 1);
+}
+
 /*
  * Attention: validate every job and copy every q first, so a bad job
  * fails the command before anything runs or any out is written.
@@ -464,12 +472,11 @@ static int do_attn(struct inproc_dev *d, const struct pim_cmd *cmd,
 		if (io_bytes > INPROC_MAX_ATTN_BYTES)
 			goto out;
 		nunits += pim_kv_groups(kvs[i]);
-		arena_bytes += pim_kv_groups(kvs[i]) *
-			       pim_attn_unit_bytes(kvs[i]);
+		arena_bytes += pim_kv_groups(kvs[i]) * unit_bytes(kvs[i]);
 	}
 	ret = -ENOMEM;
 	qbuf = malloc(qfloats * sizeof(*qbuf));
-	arena = malloc(arena_bytes);
+	arena = aligned_alloc(UNIT_ALIGN, arena_bytes);
 	run.units = malloc(nunits * sizeof(*run.units));
 	run.outs = malloc(nunits * sizeof(*run.outs));
 	ranks = d->ranks;
@@ -505,7 +512,7 @@ static int do_attn(struct inproc_dev *d, const struct pim_cmd *cmd,
 			n = run.bucket[r]++;
 			run.units[n] = u;
 			run.outs[n] = (void *)(uintptr_t)jobs[i].out_addr;
-			ap += pim_attn_unit_bytes(kvs[i]);
+			ap += unit_bytes(kvs[i]);
 		}
 		qp += nq;
 	}

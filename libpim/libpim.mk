@@ -48,6 +48,9 @@ $(BUILD)/tests/libpim/%: $(BUILD)/tests/libpim/%.o $(BUILD)/libpim.so
 	$(CC) $(LDFLAGS) -o $@ $< -L$(BUILD) -Wl,-rpath,'$$ORIGIN/../..' \
 		-lpim -lpthread -lm
 
+# Keep the objects: they are not intermediate files to throw away.
+.SECONDARY: $(LIBPIM_TESTS:%=%.o) $(BUILD)/tests/libpim/removal.o
+
 HOST_TESTS	+= $(LIBPIM_TESTS) tests/libpim/valgrind.sh
 tests/libpim/valgrind.sh: $(LIBPIM_TESTS)
 

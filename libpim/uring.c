@@ -40,22 +40,9 @@ int pim_uring_init(struct pim_queue *q)
 		free(u);
 		return ret;
 	}
-	u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (u->efd < 0) {
-		ret = -errno;
-		goto fail;
-	}
-	ret = io_uring_register_eventfd(&u->ring, u->efd);
-	if (ret) {
-		close(u->efd);
-		goto fail;
-	}
+	u->efd = -1;
 	q->priv = u;
 	return 0;
-fail:
-	io_uring_queue_exit(&u->ring);
-	free(u);
-	return ret;
 }
 
 void pim_uring_exit(struct pim_queue *q)
@@ -63,15 +50,35 @@ void pim_uring_exit(struct pim_queue *q)
 	struct uring_queue *u = q->priv;
 
 	io_uring_queue_exit(&u->ring);
-	close(u->efd);
+	if (u->efd >= 0)
+		close(u->efd);
 	free(u);
 }
 
+/*
+ * The eventfd exists once someone asks for it: without one, reaping costs
+ * no extra system call and completions no eventfd signal.
+ */
 int pim_uring_fd(struct pim_queue *q)
 {
 	struct uring_queue *u = q->priv;
+	int efd, ret;
 
-	return u->efd;
+	if (u->efd >= 0)
+		return u->efd;
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0)
+		return -errno;
+	ret = io_uring_register_eventfd(&u->ring, efd);
+	if (ret) {
+		close(efd);
+		return ret;
+	}
+	u->efd = efd;
+	/* Completions posted before the registration signalled nothing. */
+	if (io_uring_cq_ready(&u->ring))
+		eventfd_write(efd, 1);
+	return efd;
 }
 
 int pim_uring_stage(struct pim_queue *q, const struct pim_cmd *cmd,
@@ -108,7 +115,8 @@ int pim_uring_reap(struct pim_queue *q, struct pim_cqe *out, unsigned int nr,
 	uint64_t cnt;
 
 	/* Clear the eventfd before looking, so no completion goes unseen. */
-	if (read(u->efd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+	if (u->efd >= 0 && read(u->efd, &cnt, sizeof(cnt)) < 0 &&
+	    errno != EAGAIN)
 		return -errno;
 	if (wait && !io_uring_cq_ready(&u->ring)) {
 		int ret = io_uring_wait_cqe(&u->ring, &cqe);
@@ -128,7 +136,7 @@ int pim_uring_reap(struct pim_queue *q, struct pim_cqe *out, unsigned int nr,
 	}
 	io_uring_cq_advance(&u->ring, n);
 	/* Completions left behind keep the fd readable. */
-	if (io_uring_cq_ready(&u->ring))
+	if (u->efd >= 0 && io_uring_cq_ready(&u->ring))
 		eventfd_write(u->efd, 1);
 	return n;
 }

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pimctl.h - shared by pimctl's commands.
+ */
+#ifndef PIMCTL_H
+#define PIMCTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sysexits.h>
+#include <libpim.h>
+
+#include "json.h"
+
+/* Options shared by the commands, set by main() and the command parsers. */
+struct pimctl {
+	struct pim_ctx *ctx;
+	struct pim_dev *dev;		/* -d, else the first device */
+	bool json;
+	struct json j;
+};
+
+/* A command: parses its own options from argv[0] = its name. */
+typedef int (*pimctl_cmd)(struct pimctl *pc, int argc, char **argv);
+
+int cmd_list(struct pimctl *pc, int argc, char **argv);
+int cmd_info(struct pimctl *pc, int argc, char **argv);
+int cmd_topology(struct pimctl *pc, int argc, char **argv);
+int cmd_stats(struct pimctl *pc, int argc, char **argv);
+int cmd_selftest(struct pimctl *pc, int argc, char **argv);
+int cmd_bench(struct pimctl *pc, int argc, char **argv);
+int cmd_kv_dump(struct pimctl *pc, int argc, char **argv);
+
+/* Exit status for a -errno from libpim, with a message naming what. */
+int pimctl_fail(struct pimctl *pc, const char *what, int err);
+/* Parse a number option; exits with EX_USAGE when it is not one. */
+unsigned long pimctl_num(const char *opt, const char *arg,
+			 unsigned long min, unsigned long max);
+/* No options but --help: parse and reject anything else. */
+int pimctl_no_options(int argc, char **argv, const char *usage);
+
+/* half.c: element conversions and the double-precision reference. */
+uint16_t pimctl_to_elem(unsigned int dtype, float f);
+double pimctl_from_elem(unsigned int dtype, uint16_t e);
+void pimctl_ref_attn(const struct pim_kv_shape *s, const uint16_t *k,
+		     const uint16_t *v, unsigned int ctx, const float *q,
+		     double scale, double *out);
+uint64_t pimctl_rand(uint64_t *state);
+float pimctl_randf(uint64_t *state);
+
+#endif /* PIMCTL_H */
