@@ -109,10 +109,11 @@ static PIM_INLINE v8f ATTN_FN(vmin)(v8f a, v8f b)
  */
 static PIM_INLINE v8f ATTN_FN(vexp)(v8f x)
 {
+	const v8f zero = { 0 };
 	v8f t, n, r, p;
 	v8i ni, ok;
 
-	x = ATTN_FN(vmin)(ATTN_FN(vmax)(x, x * 0 - 104.0f), x * 0 + 88.0f);
+	x = ATTN_FN(vmin)(ATTN_FN(vmax)(x, zero - 104.0f), zero + 88.0f);
 	x = (v8f)((v8i)x & (v8i)(x == x));	/* NaN -> 0 */
 	t = x * 1.44269504088896341f;
 	n = (t + 12582912.0f) - 12582912.0f;	/* round to nearest */
