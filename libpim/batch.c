@@ -56,8 +56,10 @@ PIM_EXPORT int pim_batch_add(struct pim_batch *b, struct pim_kvcache *kv,
 {
 	struct pim_attn_job *job;
 
-	if (!b || !kv || layer >= kv->shape.layers)
+	if (!b || !kv)
 		return -EINVAL;
+	if (layer >= kv->shape.layers)
+		return -ERANGE;
 	if (b->busy)
 		return -EBUSY;
 	if (kv->dev != b->dev)

@@ -22,8 +22,12 @@
 #define INPROC_DEFAULT_MB	64
 #define INPROC_MAX_MB		65536
 #define INPROC_MAX_HANDLES	65536
-/* q and out bytes of one PIM_OP_ATTN command, as the module bounds them. */
-#define INPROC_MAX_ATTN_BYTES	(64ULL << 20)
+/*
+ * Bytes one command may move each way: the module's bound (its sysfs
+ * max_xfer_bytes). K and V of one KV command get half each; the q of all
+ * jobs of an attention command (and so their out) the whole.
+ */
+#define INPROC_MAX_XFER		(16ULL << 20)
 #define INPROC_MAX_QUEUES	16
 
 struct inproc_dev {
@@ -264,6 +268,9 @@ static int do_kv_alloc(struct pim_dev *dev, const struct pim_kv_alloc *a)
 		dbg(dev->ctx, "KV_ALLOC: %s\n", why);
 		return ret;
 	}
+	if (a->placement &&
+	    (uint64_t)a->layers * sizeof(struct pim_kv_place) > INPROC_MAX_XFER)
+		return -EINVAL;
 	kv = malloc(pim_kv_bytes(a));
 	if (!kv)
 		return -ENOMEM;
@@ -302,29 +309,45 @@ static int do_kv_free(struct inproc_dev *d, const struct pim_kv_free *f)
 	return 0;
 }
 
-static int kv_io_check(struct inproc_dev *d, const struct pim_kv_io *io,
-		       struct pim_kv **kvp)
-{
-	struct pim_kv *kv;
-
-	if (any(io->rsvd, 2))
-		return -EINVAL;
-	kv = kv_lookup(d, io->handle);
-	if (!kv)
-		return -ENOENT;
-	if (io->layer >= pim_kv_shape(kv)->layers || !io->count)
-		return -EINVAL;
-	if (!io->k_addr || !io->v_addr)
-		return -EFAULT;
-	*kvp = kv;
-	return 0;
-}
-
 static uint64_t kv_io_bytes(const struct pim_kv *kv, u32 count)
 {
 	const struct pim_kv_alloc *s = pim_kv_shape(kv);
 
 	return 2ULL * count * s->kv_heads * s->head_dim * 2;
+}
+
+/* The module's checks, in the module's order. */
+static int kv_io_check(struct inproc_dev *d, const struct pim_cmd *cmd,
+		       struct pim_kv **kvp)
+{
+	const struct pim_kv_io *io = &cmd->kv_io;
+	bool append = cmd->opcode == PIM_OP_KV_APPEND;
+	const struct pim_kv_alloc *s;
+	struct pim_kv *kv;
+
+	if (any(io->rsvd, 2))
+		return -EINVAL;
+	if (append ? cmd->flags == PIM_CMD_F_ALL :
+	    cmd->flags & ~PIM_CMD_F_HOST_RELAYOUT)
+		return -EINVAL;
+	if (!io->count)
+		return -EINVAL;
+	kv = kv_lookup(d, io->handle);
+	if (!kv)
+		return -ENOENT;
+	s = pim_kv_shape(kv);
+	if (io->layer >= s->layers)
+		return -ERANGE;
+	if (append && io->count > s->max_tokens)
+		return -ENOSPC;
+	if (!append && (uint64_t)io->start + io->count > s->max_tokens)
+		return -ERANGE;
+	if (kv_io_bytes(kv, io->count) / 2 > INPROC_MAX_XFER / 2)
+		return -EINVAL;
+	if (!io->k_addr || !io->v_addr)
+		return -EFAULT;
+	*kvp = kv;
+	return 0;
 }
 
 static int do_kv_append(struct inproc_dev *d, const struct pim_cmd *cmd,
@@ -334,9 +357,7 @@ static int do_kv_append(struct inproc_dev *d, const struct pim_cmd *cmd,
 	struct pim_kv *kv;
 	int ret;
 
-	if (cmd->flags == PIM_CMD_F_ALL)
-		return -EINVAL;
-	ret = kv_io_check(d, io, &kv);
+	ret = kv_io_check(d, cmd, &kv);
 	if (ret)
 		return ret;
 	if (io->start != pim_kv_len(kv, io->layer))
@@ -360,9 +381,7 @@ static int do_kv_read(struct inproc_dev *d, const struct pim_cmd *cmd,
 	struct pim_kv *kv;
 	int ret;
 
-	if (cmd->flags & ~PIM_CMD_F_HOST_RELAYOUT)
-		return -EINVAL;
-	ret = kv_io_check(d, io, &kv);
+	ret = kv_io_check(d, cmd, &kv);
 	if (ret)
 		return ret;
 	if (io->start > pim_kv_len(kv, io->layer) ||
@@ -388,6 +407,11 @@ static int do_raw(struct inproc_dev *d, const struct pim_cmd *cmd,
 	int ret;
 
 	if (cmd->flags || any(r->rsvd, 3) || !r->len)
+		return -EINVAL;
+	if (r->rank >= d->ranks || r->offset > d->dm.g.rank_bytes ||
+	    r->len > d->dm.g.rank_bytes - r->offset)
+		return -ERANGE;
+	if (r->len > INPROC_MAX_XFER)
 		return -EINVAL;
 	if (!r->addr)
 		return -EFAULT;
@@ -433,7 +457,6 @@ static int do_attn(struct inproc_dev *d, const struct pim_cmd *cmd,
 	struct attn_run run = { 0 };
 	size_t qfloats = 0, arena_bytes = 0;
 	unsigned int nunits = 0, ranks, i, g, r, n;
-	uint64_t io_bytes = 0;
 	int ret;
 
 	if (cmd->flags || ab->rsvd0 || any(ab->rsvd, 4))
@@ -457,8 +480,11 @@ static int do_attn(struct inproc_dev *d, const struct pim_cmd *cmd,
 		if (!kvs[i])
 			goto out;
 		s = pim_kv_shape(kvs[i]);
+		ret = -ERANGE;
+		if (j->layer >= s->layers)
+			goto out;
 		ret = -EINVAL;
-		if (j->layer >= s->layers || !j->ctx_len)
+		if (!j->ctx_len)
 			goto out;
 		ret = -ERANGE;
 		if (j->ctx_len > pim_kv_len(kvs[i], j->layer))
@@ -467,9 +493,8 @@ static int do_attn(struct inproc_dev *d, const struct pim_cmd *cmd,
 		if (!j->q_addr || !j->out_addr)
 			goto out;
 		qfloats += (size_t)s->q_heads * s->head_dim;
-		io_bytes += 8ULL * s->q_heads * s->head_dim;
 		ret = -EINVAL;
-		if (io_bytes > INPROC_MAX_ATTN_BYTES)
+		if (qfloats * sizeof(*qbuf) > INPROC_MAX_XFER)
 			goto out;
 		nunits += pim_kv_groups(kvs[i]);
 		arena_bytes += pim_kv_groups(kvs[i]) * unit_bytes(kvs[i]);
@@ -527,8 +552,8 @@ static int do_attn(struct inproc_dev *d, const struct pim_cmd *cmd,
 	for (i = 0; i < ab->nr_jobs; i++)
 		pim_tl_attn(d->tl, kvs[i], jobs[i].layer, jobs[i].ctx_len);
 	*ns = pim_tl_end_ns(d->tl);
-	d->stats.bytes_in += io_bytes / 2;
-	d->stats.bytes_out += io_bytes / 2;
+	d->stats.bytes_in += qfloats * sizeof(*qbuf);
+	d->stats.bytes_out += qfloats * sizeof(*qbuf);
 	ret = 0;
 out:
 	free(run.bucket);
@@ -560,7 +585,7 @@ int pim_inproc_exec(struct pim_dev *dev, const struct pim_cmd *cmd,
 	case PIM_OP_NOP:
 	case PIM_OP_FENCE:
 		/* Commands run one at a time: a fence has nothing to wait for. */
-		ret = cmd->flags ? -EINVAL : 0;
+		ret = cmd->flags || any(cmd->args, 6) ? -EINVAL : 0;
 		break;
 	case PIM_OP_KV_ALLOC:
 		ret = cmd->flags ? -EINVAL : do_kv_alloc(dev, &cmd->kv_alloc);

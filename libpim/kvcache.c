@@ -139,8 +139,10 @@ PIM_EXPORT int pim_kvcache_get_placement(struct pim_kvcache *kv,
 					 unsigned int layer,
 					 struct pim_kv_place *place)
 {
-	if (!kv || !place || layer >= kv->shape.layers)
+	if (!kv || !place)
 		return -EINVAL;
+	if (layer >= kv->shape.layers)
+		return -ERANGE;
 	*place = kv->place[layer];
 	return 0;
 }
@@ -148,7 +150,9 @@ PIM_EXPORT int pim_kvcache_get_placement(struct pim_kvcache *kv,
 static int check_io(struct pim_kvcache *kv, unsigned int layer,
 		    unsigned int ntok, size_t bytes)
 {
-	if (layer >= kv->shape.layers || !ntok)
+	if (layer >= kv->shape.layers)
+		return -ERANGE;
+	if (!ntok)
 		return -EINVAL;
 	if (bytes / kv->token_bytes < ntok)
 		return -ENOBUFS;

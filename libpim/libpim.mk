@@ -56,6 +56,7 @@ tests/libpim/valgrind.sh: $(LIBPIM_TESTS)
 
 VM_DEPS		+= $(LIBPIM_TESTS) $(BUILD)/tests/libpim/removal $(BUILD)/libpim.so
 VM_SUITES	+= tests/libpim/guest-suite.sh
+VM_BENCH_SUITES	+= tests/libpim/guest-bench.sh
 
 # ---- install ----
 

@@ -203,8 +203,8 @@ static void check_errors(struct pim_dev *dev)
 	pim_batch_reset(b);
 	tap_ok(pim_batch_add(b, kv, 0, 0, 0.0f, d.q, out, d.nq - 1) ==
 	       -ENOBUFS, "q/out too small: -ENOBUFS");
-	tap_ok(pim_batch_add(b, kv, 2, 0, 0.0f, d.q, out, d.nq) == -EINVAL,
-	       "layer out of range: -EINVAL");
+	tap_ok(pim_batch_add(b, kv, 2, 0, 0.0f, d.q, out, d.nq) == -ERANGE,
+	       "layer out of range: -ERANGE");
 	tap_ok(pim_batch_new(dev, 0, &full) == -EINVAL &&
 	       pim_batch_new(dev, PIM_MAX_ATTN_JOBS + 1, &full) == -EINVAL,
 	       "batch sizes 0 and PIM_MAX_ATTN_JOBS + 1: -EINVAL");

@@ -114,6 +114,9 @@ static void test_raw_errors(struct pim_dev *dev, unsigned int freed)
 	cmd.rsvd1 = 1;
 	tap_ok(raw(dev, &cmd) == -EINVAL, "nonzero rsvd1: -EINVAL");
 	cmd.rsvd1 = 0;
+	cmd.args[2] = 1;
+	tap_ok(raw(dev, &cmd) == -EINVAL, "NOP with arguments: -EINVAL");
+	cmd.args[2] = 0;
 	cmd.flags = 0x80;
 	tap_ok(raw(dev, &cmd) == -EINVAL, "unknown flag bit: -EINVAL");
 	cmd.flags = 0;
@@ -163,7 +166,7 @@ static void test_io(struct pim_dev *dev, struct pim_kvcache *kv)
 	ret = pim_kvcache_append(kv, 0, 0, k, v, all, 0, NULL);
 	tap_ok(ret == -EINVAL, "append of 0 tokens: %d (-EINVAL)", ret);
 	ret = pim_kvcache_append(kv, LAYERS, 1, k, v, all, 0, NULL);
-	tap_ok(ret == -EINVAL, "layer out of range: %d (-EINVAL)", ret);
+	tap_ok(ret == -ERANGE, "layer out of range: %d (-ERANGE)", ret);
 	ret = pim_kvcache_append(kv, 0, MAX_TOK - PREFILL, k, v, all, 0,
 				 NULL);
 	tap_ok(ret == -ENOSPC && pim_kvcache_get_len(kv, 0) == PREFILL + 1,
@@ -183,6 +186,9 @@ static void test_io(struct pim_dev *dev, struct pim_kvcache *kv)
 	cmd.kv_io.rsvd[1] = 1;
 	tap_ok(raw(dev, &cmd) == -EINVAL, "kv_io.rsvd set: -EINVAL");
 	cmd.kv_io.rsvd[1] = 0;
+	cmd.kv_io.layer = 99;
+	tap_ok(raw(dev, &cmd) == -ERANGE, "layer 99: -ERANGE");
+	cmd.kv_io.layer = 0;
 	cmd.kv_io.k_addr = 0;
 	tap_ok(raw(dev, &cmd) == -EFAULT, "NULL k: -EFAULT");
 
@@ -218,7 +224,7 @@ int main(void)
 	dev = test_dev(ctx);
 	if (!dev)
 		return pim_unref(ctx) != NULL;
-	tap_plan(45);
+	tap_plan(47);
 	free0 = dev_free(dev);
 	ret = pim_kvcache_new(dev, &shape, NULL, &kv);
 	if (!tap_ok(ret == 0 && pim_kvcache_get_handle(kv) > 0,
@@ -233,8 +239,8 @@ int main(void)
 		      place.nr_ranks;
 	}
 	tap_ok(ok, "placement of every layer names its rankset and ranks");
-	tap_ok(pim_kvcache_get_placement(kv, LAYERS, &place) == -EINVAL,
-	       "placement of a missing layer: -EINVAL");
+	tap_ok(pim_kvcache_get_placement(kv, LAYERS, &place) == -ERANGE,
+	       "placement of a missing layer: -ERANGE");
 	tap_ok(pim_kvcache_token_bytes(kv) == 2 * 64 * 2, "token bytes");
 
 	test_io(dev, kv);

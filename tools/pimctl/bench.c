@@ -260,14 +260,17 @@ int cmd_bench(struct pimctl *pc, int argc, char **argv)
 		{ "jobs", required_argument, NULL, 'J' },
 		{ "tokens", required_argument, NULL, 't' },
 		{ "batches", required_argument, NULL, 'B' },
-		{ "help", no_argument, NULL, 'h' },
+		PIMCTL_COMMON_OPTS,
 		{ }
 	};
 	struct bench_opts o = { 32, 20000, 2000, 16, 256, 20 };
 	struct figures lib = { 0 }, raw = { 0 };
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, PIMCTL_SHORT_OPTS, opts,
+				NULL)) != -1) {
+		if (pimctl_common_opt(pc, c, optarg))
+			continue;
 		switch (c) {
 		case 'D':
 			o.depth = pimctl_num("--depth", optarg, 1, 64);
@@ -306,6 +309,9 @@ int cmd_bench(struct pimctl *pc, int argc, char **argv)
 		fprintf(stderr, "%s", bench_usage);
 		return EX_USAGE;
 	}
+	ret = pimctl_open_dev(pc);
+	if (ret)
+		return ret;
 	if (pc->json)
 		json_arr(&pc->j, NULL);
 	ret = bench_libpim_nop(pc, &o, &lib);

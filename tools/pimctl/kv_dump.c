@@ -138,7 +138,7 @@ int cmd_kv_dump(struct pimctl *pc, int argc, char **argv)
 		{ "rankset", required_argument, NULL, 'r' },
 		{ "chips-per-head", required_argument, NULL, 'c' },
 		{ "show", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
+		PIMCTL_COMMON_OPTS,
 		{ }
 	};
 	struct dump_opts o = {
@@ -152,7 +152,10 @@ int cmd_kv_dump(struct pimctl *pc, int argc, char **argv)
 	size_t bytes;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, PIMCTL_SHORT_OPTS, opts,
+				NULL)) != -1) {
+		if (pimctl_common_opt(pc, c, optarg))
+			continue;
 		switch (c) {
 		case 'L':
 			o.s.layers = pimctl_num("--layers", optarg, 1, 1024);
@@ -206,6 +209,9 @@ int cmd_kv_dump(struct pimctl *pc, int argc, char **argv)
 		fprintf(stderr, "%s", kv_dump_usage);
 		return EX_USAGE;
 	}
+	ret = pimctl_open_dev(pc);
+	if (ret)
+		return ret;
 	if (o.show > o.s.head_dim)
 		o.show = o.s.head_dim;
 	o.s.max_tokens = o.tokens;

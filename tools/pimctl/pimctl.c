@@ -18,17 +18,16 @@
 static const struct {
 	const char *name;
 	pimctl_cmd fn;
-	bool needs_dev;
 	const char *help;
 } cmds[] = {
-	{ "list", cmd_list, false, "list devices" },
-	{ "info", cmd_info, true, "a device's geometry, capacity and features" },
-	{ "topology", cmd_topology, true, "channels, DIMMs, ranks and ranksets" },
-	{ "stats", cmd_stats, true, "command and traffic counters" },
-	{ "selftest", cmd_selftest, true,
+	{ "list", cmd_list, "list devices" },
+	{ "info", cmd_info, "a device's geometry, capacity and features" },
+	{ "topology", cmd_topology, "channels, DIMMs, ranks and ranksets" },
+	{ "stats", cmd_stats, "command and traffic counters" },
+	{ "selftest", cmd_selftest,
 	  "append random KV, run attention, check against a reference" },
-	{ "bench", cmd_bench, true, "submission and attention benchmarks" },
-	{ "kv-dump", cmd_kv_dump, true,
+	{ "bench", cmd_bench, "submission and attention benchmarks" },
+	{ "kv-dump", cmd_kv_dump,
 	  "place a KV cache, fill it, show placement and read-back" },
 };
 
@@ -90,15 +89,33 @@ unsigned long pimctl_num(const char *opt, const char *arg, unsigned long min,
 	return v;
 }
 
-int pimctl_no_options(int argc, char **argv, const char *usage_text)
+bool pimctl_common_opt(struct pimctl *pc, int c, const char *arg)
+{
+	switch (c) {
+	case 'j':
+		pc->json = true;
+		return true;
+	case 'd':
+		pc->dev_id = pimctl_num("--device", arg, 0, UINT32_MAX);
+		return true;
+	default:
+		return false;
+	}
+}
+
+int pimctl_no_options(struct pimctl *pc, int argc, char **argv,
+		      const char *usage_text)
 {
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
+		PIMCTL_COMMON_OPTS,
 		{ }
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, PIMCTL_SHORT_OPTS, opts,
+				NULL)) != -1) {
+		if (pimctl_common_opt(pc, c, optarg))
+			continue;
 		if (c == 'h') {
 			printf("%s", usage_text);
 			exit(0);
@@ -141,8 +158,10 @@ static int open_ctx(struct pimctl *pc, const char *backend)
 	return 0;
 }
 
-static int pick_dev(struct pimctl *pc, long id)
+int pimctl_open_dev(struct pimctl *pc)
 {
+	long id = pc->dev_id;
+
 	if (id >= 0)
 		pc->dev = pim_dev_get_by_id(pc->ctx, id);
 	else
@@ -168,24 +187,18 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	struct pimctl pc = { 0 };
+	struct pimctl pc = { .dev_id = -1 };
 	const char *backend = NULL;
 	bool verbose = false;
-	long id = -1;
 	unsigned int i;
 	int c, ret;
 
 	/* '+': stop at the command, whose options are its own. */
-	while ((c = getopt_long(argc, argv, "+d:b:jvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+b:v" PIMCTL_SHORT_OPTS, opts,
+				NULL)) != -1) {
 		switch (c) {
-		case 'd':
-			id = pimctl_num("--device", optarg, 0, UINT32_MAX);
-			break;
 		case 'b':
 			backend = optarg;
-			break;
-		case 'j':
-			pc.json = true;
 			break;
 		case 'v':
 			verbose = true;
@@ -194,6 +207,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			if (pimctl_common_opt(&pc, c, optarg))
+				break;
 			usage(stderr);
 			return EX_USAGE;
 		}
@@ -215,15 +230,11 @@ int main(int argc, char **argv)
 		return ret;
 	if (verbose)
 		pim_set_log_priority(pc.ctx, LOG_DEBUG);
-	if (cmds[i].needs_dev || id >= 0)
-		ret = pick_dev(&pc, id);
-	if (!ret) {
-		json_init(&pc.j, stdout);
-		argc -= optind;
-		argv += optind;
-		optind = 0;	/* restart getopt for the command */
-		ret = cmds[i].fn(&pc, argc, argv);
-	}
+	json_init(&pc.j, stdout);
+	argc -= optind;
+	argv += optind;
+	optind = 0;	/* restart getopt for the command */
+	ret = cmds[i].fn(&pc, argc, argv);
 	pim_unref(pc.ctx);
 	return ret;
 }

@@ -15,10 +15,26 @@
 /* Options shared by the commands, set by main() and the command parsers. */
 struct pimctl {
 	struct pim_ctx *ctx;
-	struct pim_dev *dev;		/* -d, else the first device */
+	struct pim_dev *dev;		/* after pimctl_open_dev() */
+	long dev_id;			/* -d N, or -1 for the first */
 	bool json;
 	struct json j;
 };
+
+/*
+ * -j/--json and -d/--device work before and after the command name: every
+ * command's option table starts with these.
+ */
+#define PIMCTL_SHORT_OPTS	"jd:h"
+#define PIMCTL_COMMON_OPTS					\
+	{ "json", no_argument, NULL, 'j' },			\
+	{ "device", required_argument, NULL, 'd' },		\
+	{ "help", no_argument, NULL, 'h' }
+
+/* Handles -j and -d; false for any other option. */
+bool pimctl_common_opt(struct pimctl *pc, int c, const char *arg);
+/* The device the command works on; EX_UNAVAILABLE when there is none. */
+int pimctl_open_dev(struct pimctl *pc);
 
 /* A command: parses its own options from argv[0] = its name. */
 typedef int (*pimctl_cmd)(struct pimctl *pc, int argc, char **argv);
@@ -36,8 +52,9 @@ int pimctl_fail(struct pimctl *pc, const char *what, int err);
 /* Parse a number option; exits with EX_USAGE when it is not one. */
 unsigned long pimctl_num(const char *opt, const char *arg,
 			 unsigned long min, unsigned long max);
-/* No options but --help: parse and reject anything else. */
-int pimctl_no_options(int argc, char **argv, const char *usage);
+/* Only the common options: parse and reject anything else. */
+int pimctl_no_options(struct pimctl *pc, int argc, char **argv,
+		      const char *usage);
 
 /* half.c: element conversions and the double-precision reference. */
 uint16_t pimctl_to_elem(unsigned int dtype, float f);

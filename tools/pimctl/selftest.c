@@ -194,7 +194,7 @@ static const char selftest_usage[] =
 	"  Appends random FP16 and BF16 KV (MHA and GQA), reads it back, runs\n"
 	"  decode attention synchronously and queued, and checks the results\n"
 	"  against a double-precision reference on the host.\n"
-	"  --tokens N   context length (2..4096, default 64)\n"
+	"  --tokens N   context length (2..4096, default 67: not a multiple of any chunk size)\n"
 	"  --seed S     random seed (default 1)\n";
 
 int cmd_selftest(struct pimctl *pc, int argc, char **argv)
@@ -202,7 +202,7 @@ int cmd_selftest(struct pimctl *pc, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "tokens", required_argument, NULL, 't' },
 		{ "seed", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
+		PIMCTL_COMMON_OPTS,
 		{ }
 	};
 	static const struct {
@@ -214,11 +214,14 @@ int cmd_selftest(struct pimctl *pc, int argc, char **argv)
 	};
 	struct check_state cs = { .pc = pc };
 	struct pim_dev_stats before, after;
-	unsigned int tokens = 64, i;
+	unsigned int tokens = 67, i;
 	uint64_t seed = 1;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, PIMCTL_SHORT_OPTS, opts,
+				NULL)) != -1) {
+		if (pimctl_common_opt(pc, c, optarg))
+			continue;
 		switch (c) {
 		case 't':
 			tokens = pimctl_num("--tokens", optarg, 2, 4096);
@@ -238,6 +241,9 @@ int cmd_selftest(struct pimctl *pc, int argc, char **argv)
 		fprintf(stderr, "%s", selftest_usage);
 		return EX_USAGE;
 	}
+	ret = pimctl_open_dev(pc);
+	if (ret)
+		return ret;
 	ret = pim_dev_get_stats(pc->dev, &before);
 	if (ret)
 		return pimctl_fail(pc, "reading counters", ret);

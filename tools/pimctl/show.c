@@ -43,7 +43,7 @@ int cmd_list(struct pimctl *pc, int argc, char **argv)
 {
 	struct pim_dev_stats st;
 	struct pim_dev *dev;
-	int ret = pimctl_no_options(argc, argv, list_usage);
+	int ret = pimctl_no_options(pc, argc, argv, list_usage);
 
 	if (ret)
 		return ret;
@@ -92,13 +92,17 @@ static const char info_usage[] =
 
 int cmd_info(struct pimctl *pc, int argc, char **argv)
 {
-	const struct pim_geometry *g = pim_dev_get_geometry(pc->dev);
+	const struct pim_geometry *g;
 	struct pim_info info;
 	unsigned int i;
-	int ret = pimctl_no_options(argc, argv, info_usage);
+	int ret = pimctl_no_options(pc, argc, argv, info_usage);
 
 	if (ret)
 		return ret;
+	ret = pimctl_open_dev(pc);
+	if (ret)
+		return ret;
+	g = pim_dev_get_geometry(pc->dev);
 	ret = pim_dev_get_info(pc->dev, &info);
 	if (ret)
 		return pimctl_fail(pc, "GET_INFO", ret);
@@ -150,12 +154,16 @@ static const char topology_usage[] =
 
 int cmd_topology(struct pimctl *pc, int argc, char **argv)
 {
-	const struct pim_geometry *g = pim_dev_get_geometry(pc->dev);
+	const struct pim_geometry *g;
 	unsigned int ch, dimm, rank, grank, rankset;
-	int ret = pimctl_no_options(argc, argv, topology_usage);
+	int ret = pimctl_no_options(pc, argc, argv, topology_usage);
 
 	if (ret)
 		return ret;
+	ret = pimctl_open_dev(pc);
+	if (ret)
+		return ret;
+	g = pim_dev_get_geometry(pc->dev);
 	if (pc->json) {
 		json_obj(&pc->j, NULL);
 		json_str(&pc->j, "dev", pim_dev_get_devname(pc->dev));
@@ -205,8 +213,11 @@ static const char stats_usage[] =
 int cmd_stats(struct pimctl *pc, int argc, char **argv)
 {
 	struct pim_dev_stats st;
-	int ret = pimctl_no_options(argc, argv, stats_usage);
+	int ret = pimctl_no_options(pc, argc, argv, stats_usage);
 
+	if (ret)
+		return ret;
+	ret = pimctl_open_dev(pc);
 	if (ret)
 		return ret;
 	ret = pim_dev_get_stats(pc->dev, &st);
