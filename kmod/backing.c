@@ -12,6 +12,25 @@
 
 #include "pim_drv.h"
 
+static int pim_add_reserved(struct resource *res, void *covered)
+{
+	*(u64 *)covered += resource_size(res);
+	return 0;
+}
+
+/* Bytes of [base, base + size) the e820 map marks reserved (memmap=$/!). */
+static u64 pim_reserved_bytes(phys_addr_t base, u64 size)
+{
+	u64 covered = 0;
+
+	walk_iomem_res_desc(IORES_DESC_RESERVED, IORESOURCE_MEM, base,
+			    base + size - 1, &covered, pim_add_reserved);
+	walk_iomem_res_desc(IORES_DESC_PERSISTENT_MEMORY_LEGACY,
+			    IORESOURCE_MEM, base, base + size - 1, &covered,
+			    pim_add_reserved);
+	return covered;
+}
+
 int pim_backing_memmap(struct pim_backing *bk, phys_addr_t base, u64 size)
 {
 	u64 last;
@@ -27,6 +46,11 @@ int pim_backing_memmap(struct pim_backing *bk, phys_addr_t base, u64 size)
 	if (region_intersects(base, size, IORESOURCE_SYSTEM_RAM,
 			      IORES_DESC_NONE) != REGION_DISJOINT) {
 		pr_err("region %#llx@%#llx is System RAM; reserve it with memmap=SIZE$BASE\n",
+		       size, (u64)base);
+		return -EINVAL;
+	}
+	if (pim_reserved_bytes(base, size) != size) {
+		pr_err("region %#llx@%#llx is not reserved memory; reserve it with memmap=SIZE$BASE\n",
 		       size, (u64)base);
 		return -EINVAL;
 	}
@@ -51,7 +75,7 @@ int pim_backing_memmap(struct pim_backing *bk, phys_addr_t base, u64 size)
 int pim_backing_ram(struct pim_backing *bk, u64 size)
 {
 	memset(bk, 0, sizeof(*bk));
-	bk->mem = vzalloc(size);
+	bk->mem = __vmalloc(size, GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN);
 	if (!bk->mem) {
 		pr_err("cannot allocate %llu MiB of RAM\n", size >> 20);
 		return -ENOMEM;

@@ -11,6 +11,8 @@
 #include <linux/capability.h>
 #include <linux/overflow.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -74,12 +76,14 @@ static int pim_prep_alloc(struct pim_req *req)
 			return -EINVAL;
 		if (pim_check_out(a->placement, req->buf_len))
 			return -EFAULT;
-		req->buf = kvzalloc(req->buf_len, GFP_KERNEL_ACCOUNT);
+		req->buf = kvzalloc(req->buf_len,
+				    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 		if (!req->buf)
 			return -ENOMEM;
 	}
 	bytes = pim_kv_bytes(a);
-	kvo = kvzalloc(struct_size(kvo, kv_mem, 0) + bytes, GFP_KERNEL_ACCOUNT);
+	kvo = kvzalloc(struct_size(kvo, kv_mem, 0) + bytes,
+		       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!kvo)
 		return -ENOMEM;
 	kref_init(&kvo->ref);
@@ -302,6 +306,8 @@ struct pim_req *pim_req_new(struct pim_file *pf, const struct pim_cmd *cmd,
 	req->nr_tasks = nr_tasks;
 	refcount_set(&req->ref, 1);
 	INIT_LIST_HEAD(&req->node);
+	if (xport != PIM_XPORT_QUEUE)
+		req->owner = get_task_struct(current);
 	trace_pim_submit(pdev->id, xport, cmd->opcode, cmd->user_data);
 
 	ret = pim_prep(req);
@@ -335,6 +341,8 @@ void pim_req_put(struct pim_req *req)
 	kvfree(req->out);
 	kvfree(req->buf);
 	kfree(req->tl);
+	if (req->owner)
+		put_task_struct(req->owner);
 	kfree(req);
 }
 
@@ -437,6 +445,10 @@ static void pim_req_complete(struct pim_req *req)
 	}
 	if (req->cqe.res >= 0 && req->tl)
 		req->cqe.device_ns = pim_tl_end_ns(req->tl);
+	if (req->cqe.res >= 0 && req->cmd.opcode == PIM_OP_ATTN) {
+		atomic64_add(req->q_words * sizeof(u32), &pf->pdev->bytes_in);
+		atomic64_add(req->q_words * sizeof(u32), &pf->pdev->bytes_out);
+	}
 	pim_req_account(req);
 
 	switch (req->xport) {
@@ -459,6 +471,19 @@ static void pim_req_complete(struct pim_req *req)
 	pim_file_idle_put(pf);
 }
 
+/*
+ * Nobody will take the result: the file is being released, or the task
+ * that waits for it (sync caller, io_uring submitter) is dying.
+ */
+bool pim_req_cancelled(const struct pim_req *req)
+{
+	struct task_struct *p = req->owner;
+
+	return READ_ONCE(req->pf->dying) ||
+	       (p && (READ_ONCE(p->flags) & PF_EXITING ||
+		      fatal_signal_pending(p)));
+}
+
 /* Lanes call this as each rank task ends. */
 void pim_req_task_done(struct pim_req *req, int err)
 {
@@ -474,7 +499,7 @@ static void pim_req_start(struct pim_req *req)
 
 	if (req->early)
 		goto done;
-	if (READ_ONCE(req->pf->dying)) {
+	if (pim_req_cancelled(req)) {
 		req->cqe.res = -ECANCELED;
 		req->early = true;
 		goto done;

@@ -36,7 +36,7 @@ static void *pim_lane_scratch(struct pim_lane *lane, size_t len)
 {
 	if (lane->scratch_len < len) {
 		kvfree(lane->scratch);
-		lane->scratch = kvmalloc(len, GFP_KERNEL);
+		lane->scratch = kvmalloc(len, GFP_KERNEL | __GFP_NOWARN);
 		lane->scratch_len = lane->scratch ? len : 0;
 	}
 	return lane->scratch;
@@ -59,7 +59,7 @@ static int pim_attn_unit_run(struct pim_lane *lane, struct pim_req *req,
 	if (ret)
 		return ret;
 	do {
-		if (READ_ONCE(req->pf->dying))
+		if (pim_req_cancelled(req))
 			return -ECANCELED;
 		kernel_fpu_begin();
 		done = pim_attn_unit_step_fpu(u, PIM_FPU_TOKENS);
@@ -105,6 +105,9 @@ static int pim_task_append(struct pim_device *pdev, struct pim_req *req)
 		ret = -ENOENT;
 	} else if (io->start != pim_kv_len(kvo->kv, io->layer)) {
 		ret = -ERANGE;
+	} else if ((u64)io->start + io->count >
+		   pim_kv_shape(kvo->kv)->max_tokens) {
+		ret = -ENOSPC;
 	} else {
 		ret = pim_kv_append(pdev->dm, kvo->kv, io->layer, io->count,
 				    req->buf, req->buf + half, req->cmd.flags);
@@ -241,7 +244,6 @@ static int pim_start_attn(struct pim_req *req)
 			ranks |= BIT_ULL(pim_kv_group_rank(j->kvo->kv,
 							   j->layer, g));
 	}
-	atomic64_add((u64)req->q_words * 2 * sizeof(u32), &pdev->bytes_in);
 	for_each_set_bit(r, (unsigned long *)&ranks, pdev->nr_ranks)
 		pim_lane_queue(req, n++, r);
 	return 0;

@@ -171,6 +171,7 @@ struct pim_req {
 		struct io_uring_cmd *ioucmd;	/* uring */
 	};
 	refcount_t ref;
+	struct task_struct *owner;	/* sync and uring: who waits */
 	struct pim_cmd cmd;
 	struct pim_cqe cqe;
 	bool early;			/* cqe.res set at submit */
@@ -224,6 +225,7 @@ void pim_req_submit(struct pim_req *req, struct pim_stream *st);
 void pim_req_finish(struct pim_req *req);
 void pim_req_put(struct pim_req *req);
 void pim_req_task_done(struct pim_req *req, int err);
+bool pim_req_cancelled(const struct pim_req *req);
 void pim_stream_init(struct pim_stream *st, bool ordered);
 bool pim_raw_allowed(void);
 
