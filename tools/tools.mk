@@ -13,13 +13,19 @@ $(PIMCTL): $(PIMCTL_OBJS) $(BUILD)/libpim.so
 	$(CC) $(LDFLAGS) -o $@ $(PIMCTL_OBJS) -L$(BUILD) \
 		-Wl,-rpath,'$$ORIGIN' -lpim -luring -lm
 
-USER_BINS	+= $(PIMCTL)
+$(BUILD)/man/pimctl.1: man/pimctl.1.scd
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@
+
+USER_BINS	+= $(PIMCTL) $(BUILD)/man/pimctl.1
 VM_DEPS		+= $(PIMCTL)
 
 .PHONY: install-pimctl
-install-pimctl: $(PIMCTL)
-	install -d $(DESTDIR)$(PREFIX)/bin
+install-pimctl: $(PIMCTL) $(BUILD)/man/pimctl.1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(PIMCTL) $(DESTDIR)$(PREFIX)/bin/pimctl
+	install -m 0644 $(BUILD)/man/pimctl.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man1/
 
 INSTALL_TARGETS	+= install-pimctl
 

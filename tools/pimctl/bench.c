@@ -92,6 +92,7 @@ static int bench_libpim_nop(struct pimctl *pc, const struct bench_opts *o,
 	ret = pim_queue_new(pc->dev, o->depth, &q);
 	if (ret)
 		return ret;
+	ret = libpim_round(q, o->depth);	/* warm up */
 	t0 = now_ns();
 	for (done = 0; done < o->ops && !ret; done += o->depth)
 		ret = libpim_round(q, o->depth);
@@ -121,13 +122,18 @@ static int raw_round(struct io_uring *ring, int fd, unsigned int n)
 		sqe->cmd_op = PIM_URING_CMD_IO;
 		memcpy(sqe->cmd, &nop, sizeof(nop));
 	}
-	ret = io_uring_submit_and_wait(ring, n);
+	/* The same system calls libpim makes: submit, then wait if needed. */
+	ret = io_uring_submit(ring);
 	if (ret != (int)n)
 		return ret < 0 ? ret : -EIO;
 	while (seen < n) {
 		unsigned int got = 0;
 
-		ret = 0;
+		if (!io_uring_cq_ready(ring)) {
+			ret = io_uring_wait_cqe(ring, &cqe);
+			if (ret)
+				return ret;
+		}
 		io_uring_for_each_cqe(ring, head, cqe) {
 			if (cqe->res)
 				ret = cqe->res;
@@ -136,8 +142,6 @@ static int raw_round(struct io_uring *ring, int fd, unsigned int n)
 		io_uring_cq_advance(ring, got);
 		seen += got;
 		if (ret)
-			return ret;
-		if (seen < n && (ret = io_uring_wait_cqe(ring, &cqe)))
 			return ret;
 	}
 	return 0;
@@ -160,6 +164,7 @@ static int bench_raw_nop(struct pimctl *pc, const struct bench_opts *o,
 		close(fd);
 		return ret;
 	}
+	ret = raw_round(&ring, fd, o->depth);	/* warm up */
 	t0 = now_ns();
 	for (done = 0; done < o->ops && !ret; done += o->depth)
 		ret = raw_round(&ring, fd, o->depth);
