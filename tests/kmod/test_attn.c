@@ -188,6 +188,9 @@ static double jobs_err(struct twin *t, const struct jobset *js)
 		pimt_attn_ref(&t->s, t->k[j->layer], t->v[j->layer],
 			      j->ctx_len, js->q + i * qn, sc, ref);
 		e = pimt_rel_err(js->out + i * qn, ref, qn);
+		if (!(e <= PIMT_ATTN_TOL))
+			tap_diag("job %u: layer %u ctx %u scale 0x%x: rel err %.2e",
+				 i, j->layer, j->ctx_len, j->scale, e);
 		if (!(e <= worst))
 			worst = e;
 	}
