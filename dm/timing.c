@@ -198,8 +198,11 @@ void pim_tl_reset(struct pim_timeline *tl, const struct pim_dm *dm)
 }
 
 /*
- * A host transfer to a rank: it waits for the rank and for its channel's
- * bus (one rank per channel talks to the host at a time), and the rank
+ * A host transfer to a rank. One rank per channel talks to the host at a
+ * time: the channel's bus time adds up, and a transfer starts once the
+ * rank is ready and the bus has carried everything queued before it (the
+ * controller fills bus idle time with whichever transfer is ready, so the
+ * bus is modeled as work-conserving rather than as a strict FIFO). The rank
  * does not compute meanwhile. Without rankset overlap the channel's bus is
  * in host mode for the whole transfer, which stalls every rank on it.
  */
@@ -210,7 +213,7 @@ static void pim_tl_xfer(struct pim_timeline *tl, u32 rank, u64 ps)
 	u64 *chan = &tl->busy_ps[tl->nranks + ch];
 	u64 start = pim_max64(tl->busy_ps[rank], *chan);
 
-	*chan = start + ps;
+	*chan += ps;
 	tl->busy_ps[rank] = start + ps;
 	if (dm->features & PIM_TF_RANKSET_OVERLAP)
 		return;

@@ -5,10 +5,12 @@
  * SSE2 and AVX2 builds, and bad unit arguments.
  *
  * Tolerance, per output element of q head h:
- *   |out - ref| <= max|V| * (1e-5 + 2^-24 * d * S_h)
- * with S_h = max over tokens of sum_e |q_e k_e| * scale: the FP32 dot
- * product's worst-case rounding (d * 2^-24 * S_h in the score moves the
- * weight by that relative amount) plus FP32 softmax and accumulation.
+ *   |out - ref| <= max|V| * (2^-20 + 2^-24 * 2 sqrt(d) * S_h)
+ * with S_h = max over tokens of sum_e |q_e k_e| * scale. An error x in a
+ * score moves its weight by x relative; the FP32 dot product's rounding
+ * error grows like sqrt(d) * 2^-24 * S_h (with 8 lanes and a fixed tree
+ * its worst case is d / 8 times that), and 2^-20 covers the FP32 exp,
+ * softmax sum and context accumulation over up to 128K tokens.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -99,7 +101,7 @@ static double job_check(struct job *j, u32 ctx, double *abs_err)
 							  s->dtype));
 			sh = fmax(sh, sum * j->scale);
 		}
-		tol = vmax * (1e-5 + 0x1p-24 * d * sh);
+		tol = vmax * (0x1p-20 + 0x1p-24 * 2 * sqrt(d) * sh);
 		for (e = 0; e < d; e++) {
 			err = fabs(j->out[h * d + e] - j->ref[h * d + e]);
 			if (!(err <= tol))	/* NaN fails too */
@@ -143,8 +145,8 @@ static void adversarial(u8 dtype)
 	u32 i, x;
 	int ret;
 
-	/* Large logits: |score| up to ~1e4, one token dominates. */
-	ret = job_make(&j, dtype, 4, 4, 128, 3000, 60, 30, 0);
+	/* Large logits: scores up to ~150, beyond FP32 exp's range of 88. */
+	ret = job_make(&j, dtype, 4, 4, 128, 3000, 16, 8, 0);
 	if (!ret)
 		ret = dmt_attn(&t.dm, j.kv, 0, 3000, 0, j.q, j.out, 256);
 	if (!ret)
