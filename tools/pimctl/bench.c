@@ -134,6 +134,7 @@ static int raw_round(struct io_uring *ring, int fd, unsigned int n)
 			if (ret)
 				return ret;
 		}
+		ret = 0;
 		io_uring_for_each_cqe(ring, head, cqe) {
 			if (cqe->res)
 				ret = cqe->res;
