@@ -93,6 +93,7 @@ scan "at boot" || failed=$((failed + 1))
 for suite in "${VM_ITEMS[@]}"; do
 	echo "# suite $suite (${PIM_BACKING:-?} backing, ${PIM_CPU:-default} CPU)"
 	res=$(mktemp -p /run)
+	t0=$SECONDS
 	cd "$PIM_TOP" || exit 1
 	# timeout(1) signals the suite's whole process group.
 	timeout -k 10 "$VM_SUITE_TIMEOUT" "$suite" </dev/null 2>&1 |
@@ -107,6 +108,7 @@ for suite in "${VM_ITEMS[@]}"; do
 		echo "not ok - $suite exited with status $rc"
 		nok=1
 	fi
+	echo "# suite $suite: $((SECONDS - t0)) s"
 	scan "after $suite" || nok=$((nok + 1))
 	[ "$nok" -gt 0 ] && failed=$((failed + 1))
 done

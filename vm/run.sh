@@ -186,6 +186,9 @@ if [ -n "$stale" ]; then
 fi
 
 mkdir -p "$vmdir/runs"
+# Failed runs keep their logs; the newest 20 are plenty.
+find "$vmdir/runs" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
+	sort -rn | tail -n +21 | cut -d' ' -f2- | xargs -r rm -rf
 run=$(mktemp -d "$vmdir/runs/XXXXXX") || die "cannot create a run directory"
 
 # The job: environment, working directory and what to run, quoted for bash.
