@@ -39,33 +39,61 @@ u64 pim_device_features(bool raw)
 	return raw ? f | PIM_F_RAW : f;
 }
 
-#define PIM_GEOM_ATTR(field, fmt)					\
-static ssize_t field##_show(struct device *dev,				\
-			    struct device_attribute *attr, char *buf)	\
-{									\
-	return sysfs_emit(buf, fmt "\n", to_pim(dev)->geom.field);	\
-}									\
-static DEVICE_ATTR_RO(field)
+/* A sysfs file showing one field of the geometry or one counter. */
+struct pim_field_attr {
+	struct device_attribute dattr;
+	size_t off;
+};
 
-PIM_GEOM_ATTR(channels, "%u");
-PIM_GEOM_ATTR(dimms_per_channel, "%u");
-PIM_GEOM_ATTR(ranks_per_dimm, "%u");
-PIM_GEOM_ATTR(chips_per_rank, "%u");
-PIM_GEOM_ATTR(bank_groups, "%u");
-PIM_GEOM_ATTR(banks_per_group, "%u");
-PIM_GEOM_ATTR(row_bytes, "%u");
-PIM_GEOM_ATTR(ranksets, "%u");
-PIM_GEOM_ATTR(rank_bytes, "%llu");
+static size_t pim_field_off(struct device_attribute *attr)
+{
+	return container_of(attr, struct pim_field_attr, dattr)->off;
+}
 
-#define PIM_COUNTER_ATTR(field)						\
-static ssize_t field##_show(struct device *dev,				\
-			    struct device_attribute *attr, char *buf)	\
-{									\
-	return sysfs_emit(buf, "%lld\n",				\
-			  atomic64_read(&to_pim(dev)->field));		\
-}									\
-static DEVICE_ATTR_RO(field)
+static ssize_t pim_geom_show(struct device *dev, struct device_attribute *attr,
+			     char *buf)
+{
+	const struct pim_geometry *g = &to_pim(dev)->geom;
+	size_t off = pim_field_off(attr);
 
+	if (off == offsetof(struct pim_geometry, rank_bytes))
+		return sysfs_emit(buf, "%llu\n", g->rank_bytes);
+	return sysfs_emit(buf, "%u\n", *(const u32 *)((const char *)g + off));
+}
+
+static ssize_t pim_counter_show(struct device *dev,
+				struct device_attribute *attr, char *buf)
+{
+	const char *pdev = (const char *)to_pim(dev);
+
+	return sysfs_emit(buf, "%lld\n",
+			  atomic64_read((const atomic64_t *)
+					(pdev + pim_field_off(attr))));
+}
+
+#define PIM_GEOM_ATTR(f)						\
+static struct pim_field_attr pim_attr_##f = {				\
+	.dattr = { .attr = { .name = #f, .mode = 0444 },		\
+		   .show = pim_geom_show },				\
+	.off = offsetof(struct pim_geometry, f),			\
+}
+
+#define PIM_COUNTER_ATTR(f)						\
+static struct pim_field_attr pim_attr_##f = {				\
+	.dattr = { .attr = { .name = #f, .mode = 0444 },		\
+		   .show = pim_counter_show },				\
+	.off = offsetof(struct pim_device, f),				\
+}
+
+PIM_GEOM_ATTR(channels);
+PIM_GEOM_ATTR(dimms_per_channel);
+PIM_GEOM_ATTR(ranks_per_dimm);
+PIM_GEOM_ATTR(chips_per_rank);
+PIM_GEOM_ATTR(bank_groups);
+PIM_GEOM_ATTR(banks_per_group);
+PIM_GEOM_ATTR(row_bytes);
+PIM_GEOM_ATTR(ranksets);
+PIM_GEOM_ATTR(rank_bytes);
 PIM_COUNTER_ATTR(commands);
 PIM_COUNTER_ATTR(bytes_in);
 PIM_COUNTER_ATTR(bytes_out);
@@ -109,24 +137,24 @@ static ssize_t max_xfer_bytes_show(struct device *dev,
 static DEVICE_ATTR_RO(max_xfer_bytes);
 
 static struct attribute *pim_dev_attrs[] = {
-	&dev_attr_channels.attr,
-	&dev_attr_dimms_per_channel.attr,
-	&dev_attr_ranks_per_dimm.attr,
-	&dev_attr_chips_per_rank.attr,
-	&dev_attr_bank_groups.attr,
-	&dev_attr_banks_per_group.attr,
-	&dev_attr_row_bytes.attr,
-	&dev_attr_ranksets.attr,
-	&dev_attr_rank_bytes.attr,
+	&pim_attr_channels.dattr.attr,
+	&pim_attr_dimms_per_channel.dattr.attr,
+	&pim_attr_ranks_per_dimm.dattr.attr,
+	&pim_attr_chips_per_rank.dattr.attr,
+	&pim_attr_bank_groups.dattr.attr,
+	&pim_attr_banks_per_group.dattr.attr,
+	&pim_attr_row_bytes.dattr.attr,
+	&pim_attr_ranksets.dattr.attr,
+	&pim_attr_rank_bytes.dattr.attr,
 	&dev_attr_capacity.attr,
 	&dev_attr_free.attr,
 	&dev_attr_backing.attr,
 	&dev_attr_features.attr,
 	&dev_attr_max_xfer_bytes.attr,
-	&dev_attr_commands.attr,
-	&dev_attr_bytes_in.attr,
-	&dev_attr_bytes_out.attr,
-	&dev_attr_device_ns.attr,
+	&pim_attr_commands.dattr.attr,
+	&pim_attr_bytes_in.dattr.attr,
+	&pim_attr_bytes_out.dattr.attr,
+	&pim_attr_device_ns.dattr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(pim_dev);

@@ -51,7 +51,7 @@ struct pim_backing {
 struct pim_lane {
 	struct pim_device *pdev;
 	u32 rank;
-	spinlock_t lock;
+	spinlock_t lock;		/* tasks */
 	struct list_head tasks;
 	struct work_struct work;
 	void *scratch;			/* attention unit state */
@@ -87,7 +87,7 @@ struct pim_device {
  * once; a fence waits for everything before it.
  */
 struct pim_stream {
-	spinlock_t lock;
+	spinlock_t lock;		/* all of the stream */
 	struct list_head pending;
 	u32 running;
 	bool ordered;
@@ -130,7 +130,7 @@ struct pim_queue {
 	u32 depth;
 	u32 used;			/* in flight + not yet reaped */
 	bool dead;
-	spinlock_t done_lock;
+	spinlock_t done_lock;		/* done */
 	struct list_head done;
 	atomic_t inflight;		/* 1 + requests not yet completed */
 	struct completion idle;

@@ -36,6 +36,7 @@ static void pim_uring_tw(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 	pim_req_put(req);
 	pim_iou_done(ioucmd, cqe.res, cqe.device_ns, issue_flags);
 }
+
 PIM_IOU_TW_WRAPPER(pim_uring_tw)
 
 void pim_uring_deliver(struct pim_req *req)
