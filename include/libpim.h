@@ -40,8 +40,8 @@ struct pim_queue;
 /* ---- context ---- */
 
 /* pim_new_with_flags(): which backend serves the context. */
-#define PIM_CTX_KERNEL		(1U << 0)	/* /dev/pimN through the module */
-#define PIM_CTX_INPROC		(1U << 1)	/* device model in this process */
+#define PIM_CTX_KERNEL		(1U << 0)	/* /dev/pimN, the module */
+#define PIM_CTX_INPROC		(1U << 1)	/* model in this process */
 
 enum pim_backend_type {
 	PIM_BACKEND_KERNEL = 1,
@@ -82,7 +82,8 @@ struct pim_ctx *pim_dev_get_ctx(struct pim_dev *dev);
 unsigned int pim_dev_get_id(struct pim_dev *dev);
 const char *pim_dev_get_devname(struct pim_dev *dev);	/* "pim0" */
 const char *pim_dev_get_devnode(struct pim_dev *dev);	/* "/dev/pim0" */
-const char *pim_dev_get_backing(struct pim_dev *dev);	/* memmap|ram|inproc */
+/* "memmap", "ram" or "inproc" */
+const char *pim_dev_get_backing(struct pim_dev *dev);
 const struct pim_geometry *pim_dev_get_geometry(struct pim_dev *dev);
 uint64_t pim_dev_get_capacity(struct pim_dev *dev);
 uint64_t pim_dev_get_features(struct pim_dev *dev);	/* PIM_F_* */
@@ -116,7 +117,7 @@ struct pim_kv_shape {
 	unsigned int q_heads;
 	unsigned int kv_heads;		/* divides q_heads */
 	unsigned int head_dim;		/* multiple of 16, 16..256 */
-	unsigned int dtype;		/* PIM_DTYPE_FP16 or PIM_DTYPE_BF16 */
+	unsigned int dtype;		/* PIM_DTYPE_FP16 or _BF16 */
 	unsigned int max_tokens;	/* per layer */
 };
 
@@ -185,6 +186,14 @@ struct pim_completion {
 
 int pim_queue_new(struct pim_dev *dev, unsigned int depth,
 		  struct pim_queue **queue);
+/*
+ * PIM_QUEUE_IOCTL: the module's ioctl-driven queue instead of io_uring
+ * (no effect on the in-process backend). pim_queue_new() falls back to it
+ * by itself where io_uring is not available.
+ */
+#define PIM_QUEUE_IOCTL		(1U << 0)
+int pim_queue_new_with_flags(struct pim_dev *dev, unsigned int depth,
+			     unsigned int flags, struct pim_queue **queue);
 /* Waits for the commands still in flight, then frees the queue. */
 void pim_queue_free(struct pim_queue *queue);
 struct pim_dev *pim_queue_get_dev(struct pim_queue *queue);
@@ -194,6 +203,8 @@ struct pim_dev *pim_queue_get_dev(struct pim_queue *queue);
  * the first call; pim_queue_reap() clears it.
  */
 int pim_queue_get_fd(struct pim_queue *queue);
+/* "io_uring", "ioctl" or "inproc". */
+const char *pim_queue_get_transport(struct pim_queue *queue);
 unsigned int pim_queue_get_depth(struct pim_queue *queue);
 unsigned int pim_queue_get_in_flight(struct pim_queue *queue);
 
@@ -210,7 +221,8 @@ int pim_queue_cmd(struct pim_queue *queue, const struct pim_cmd *cmd,
 /* Returns the number of commands handed to the device. */
 int pim_queue_submit(struct pim_queue *queue);
 
-#define PIM_QUEUE_WAIT		(1U << 0)	/* wait for one if any in flight */
+/* Wait for at least one completion, unless nothing is in flight. */
+#define PIM_QUEUE_WAIT		(1U << 0)
 /* Returns the number of completions stored in c (0..nr). */
 int pim_queue_reap(struct pim_queue *queue, struct pim_completion *c,
 		   unsigned int nr, unsigned int flags);

@@ -31,7 +31,7 @@
 #define INPROC_MAX_QUEUES	16
 
 struct inproc_dev {
-	pthread_mutex_t lock;		/* the model, handles and counters */
+	pthread_mutex_t lock;		/* model, handles, counters */
 	struct pim_dm dm;
 	void *mem;
 	size_t mem_bytes;
@@ -584,7 +584,7 @@ int pim_inproc_exec(struct pim_dev *dev, const struct pim_cmd *cmd,
 	switch (cmd->opcode) {
 	case PIM_OP_NOP:
 	case PIM_OP_FENCE:
-		/* Commands run one at a time: a fence has nothing to wait for. */
+		/* Commands run one at a time: a fence waits for nothing. */
 		ret = cmd->flags || any(cmd->args, 6) ? -EINVAL : 0;
 		break;
 	case PIM_OP_KV_ALLOC:
@@ -629,10 +629,5 @@ const struct pim_backend pim_inproc_backend = {
 	.dev_cmd	= inproc_dev_cmd,
 	.dev_info	= inproc_dev_info,
 	.dev_stats	= inproc_dev_stats,
-	.queue_init	= pim_inproc_queue_init,
-	.queue_exit	= pim_inproc_queue_exit,
-	.queue_fd	= pim_inproc_queue_fd,
-	.queue_stage	= pim_inproc_queue_stage,
-	.queue_submit	= pim_inproc_queue_submit,
-	.queue_reap	= pim_inproc_queue_reap,
+	.queue_ops	= &pim_inproc_queue_ops,
 };

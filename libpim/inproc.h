@@ -27,7 +27,7 @@ struct rank_pool {
 struct attn_run {
 	struct pim_attn_unit **units;	/* sorted by rank */
 	uint32_t **outs;		/* out buffer of each unit */
-	unsigned int *bucket;		/* first unit of bucket i; [n] = end */
+	unsigned int *bucket;		/* bucket i: [bucket[i], bucket[i+1]) */
 	unsigned int nbuckets;
 	unsigned int next;		/* next bucket to take (atomic) */
 };
@@ -43,13 +43,6 @@ int pim_inproc_exec(struct pim_dev *dev, const struct pim_cmd *cmd,
 		    struct pim_cqe *cqe);
 
 /* inproc_queue.c */
-int pim_inproc_queue_init(struct pim_queue *q);
-void pim_inproc_queue_exit(struct pim_queue *q);
-int pim_inproc_queue_fd(struct pim_queue *q);
-int pim_inproc_queue_stage(struct pim_queue *q, const struct pim_cmd *cmd,
-			   uint64_t tag);
-int pim_inproc_queue_submit(struct pim_queue *q);
-int pim_inproc_queue_reap(struct pim_queue *q, struct pim_cqe *cqe,
-			  unsigned int nr, bool wait);
+extern const struct pim_queue_ops pim_inproc_queue_ops;
 
 #endif /* LIBPIM_INPROC_H */

@@ -16,7 +16,7 @@ struct inproc_queue {
 	struct pim_dev *dev;
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t sq_cond;		/* work for the thread, or stop */
+	pthread_cond_t sq_cond;		/* work to do, or stop */
 	pthread_cond_t cq_cond;		/* a completion was posted */
 	unsigned int mask;		/* depth - 1 */
 	struct pim_cmd *sq;
@@ -73,7 +73,7 @@ static void iq_free(struct inproc_queue *iq)
 	free(iq);
 }
 
-int pim_inproc_queue_init(struct pim_queue *q)
+static int iq_init(struct pim_queue *q)
 {
 	struct inproc_queue *iq;
 	int ret = -ENOMEM;
@@ -102,7 +102,7 @@ int pim_inproc_queue_init(struct pim_queue *q)
 	return 0;
 }
 
-void pim_inproc_queue_exit(struct pim_queue *q)
+static void iq_exit(struct pim_queue *q)
 {
 	struct inproc_queue *iq = q->priv;
 
@@ -114,7 +114,7 @@ void pim_inproc_queue_exit(struct pim_queue *q)
 	iq_free(iq);
 }
 
-int pim_inproc_queue_fd(struct pim_queue *q)
+static int iq_fd(struct pim_queue *q)
 {
 	struct inproc_queue *iq = q->priv;
 
@@ -122,8 +122,8 @@ int pim_inproc_queue_fd(struct pim_queue *q)
 }
 
 /* Only this thread writes staged entries; the worker reads to sq_ready. */
-int pim_inproc_queue_stage(struct pim_queue *q, const struct pim_cmd *cmd,
-			   uint64_t tag)
+static int iq_stage(struct pim_queue *q, const struct pim_cmd *cmd,
+		    uint64_t tag)
 {
 	struct inproc_queue *iq = q->priv;
 
@@ -133,7 +133,7 @@ int pim_inproc_queue_stage(struct pim_queue *q, const struct pim_cmd *cmd,
 	return 0;
 }
 
-int pim_inproc_queue_submit(struct pim_queue *q)
+static int iq_submit(struct pim_queue *q)
 {
 	struct inproc_queue *iq = q->priv;
 	unsigned int n;
@@ -146,8 +146,8 @@ int pim_inproc_queue_submit(struct pim_queue *q)
 	return n;
 }
 
-int pim_inproc_queue_reap(struct pim_queue *q, struct pim_cqe *out,
-			  unsigned int nr, bool wait)
+static int iq_reap(struct pim_queue *q, struct pim_cqe *out, unsigned int nr,
+		   bool wait)
 {
 	struct inproc_queue *iq = q->priv;
 	unsigned int n = 0;
@@ -165,3 +165,13 @@ int pim_inproc_queue_reap(struct pim_queue *q, struct pim_cqe *out,
 	pthread_mutex_unlock(&iq->lock);
 	return n;
 }
+
+const struct pim_queue_ops pim_inproc_queue_ops = {
+	.name	= "inproc",
+	.init	= iq_init,
+	.exit	= iq_exit,
+	.fd	= iq_fd,
+	.stage	= iq_stage,
+	.submit	= iq_submit,
+	.reap	= iq_reap,
+};

@@ -15,7 +15,7 @@
 #include <libudev.h>
 
 #include "private.h"
-#include "uring.h"
+#include "kqueue.h"
 
 static int attr_u64(struct udev_device *d, const char *name, int base,
 		    uint64_t *val)
@@ -239,10 +239,6 @@ const struct pim_backend pim_kernel_backend = {
 	.dev_cmd	= kernel_dev_cmd,
 	.dev_info	= kernel_dev_info,
 	.dev_stats	= kernel_dev_stats,
-	.queue_init	= pim_uring_init,
-	.queue_exit	= pim_uring_exit,
-	.queue_fd	= pim_uring_fd,
-	.queue_stage	= pim_uring_stage,
-	.queue_submit	= pim_uring_submit,
-	.queue_reap	= pim_uring_reap,
+	.queue_ops	= &pim_uring_ops,
+	.ioctl_queue_ops = &pim_ioctlq_ops,
 };

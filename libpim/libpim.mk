@@ -11,8 +11,8 @@ $(warning libpim: DM_LIB is not set (dm/dm.mk missing): libpim is not built)
 else
 
 LIBPIM_VERSION	:= 1.0.0
-LIBPIM_SRCS	:= ctx.c device.c kernel.c uring.c kvcache.c batch.c queue.c \
-		   inproc.c inproc_queue.c rank_pool.c
+LIBPIM_SRCS	:= ctx.c device.c kernel.c uring.c ioctlq.c kvcache.c batch.c \
+		   queue.c inproc.c inproc_queue.c rank_pool.c
 LIBPIM_OBJS	:= $(LIBPIM_SRCS:%.c=$(BUILD)/libpim/%.o)
 LIBPIM_SO	:= $(BUILD)/libpim.so.1
 LIBPIM_A	:= $(BUILD)/libpim.a

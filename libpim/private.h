@@ -66,8 +66,11 @@ struct pim_slot {
 	unsigned int next_free;
 };
 
+struct pim_queue_ops;
+
 struct pim_queue {
 	struct pim_dev *dev;
+	const struct pim_queue_ops *ops;
 	unsigned int depth;
 	unsigned int staged;
 	unsigned int in_flight;		/* staged ones included */
@@ -77,9 +80,22 @@ struct pim_queue {
 };
 
 /*
- * What a backend provides. Commands carry tags (slot numbers) that come
- * back in cqe->user_data.
+ * A queue transport. Commands carry tags (slot numbers) that come back in
+ * cqe->user_data.
  */
+struct pim_queue_ops {
+	const char *name;
+	int (*init)(struct pim_queue *q);
+	void (*exit)(struct pim_queue *q);
+	int (*fd)(struct pim_queue *q);
+	int (*stage)(struct pim_queue *q, const struct pim_cmd *cmd,
+		     uint64_t tag);
+	int (*submit)(struct pim_queue *q);
+	int (*reap)(struct pim_queue *q, struct pim_cqe *cqe, unsigned int nr,
+		    bool wait);
+};
+
+/* What a backend provides. */
 struct pim_backend {
 	enum pim_backend_type type;
 	const char *name;
@@ -90,14 +106,9 @@ struct pim_backend {
 		       struct pim_cqe *cqe);
 	int (*dev_info)(struct pim_dev *dev, struct pim_info *info);
 	int (*dev_stats)(struct pim_dev *dev, struct pim_dev_stats *st);
-	int (*queue_init)(struct pim_queue *q);
-	void (*queue_exit)(struct pim_queue *q);
-	int (*queue_fd)(struct pim_queue *q);
-	int (*queue_stage)(struct pim_queue *q, const struct pim_cmd *cmd,
-			   uint64_t tag);
-	int (*queue_submit)(struct pim_queue *q);
-	int (*queue_reap)(struct pim_queue *q, struct pim_cqe *cqe,
-			  unsigned int nr, bool wait);
+	const struct pim_queue_ops *queue_ops;
+	/* Module queues driven by ioctl (PIM_QUEUE_IOCTL); NULL if none. */
+	const struct pim_queue_ops *ioctl_queue_ops;
 };
 
 extern const struct pim_backend pim_kernel_backend;

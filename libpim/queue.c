@@ -12,14 +12,24 @@
 #define SLOT_NONE	UINT32_MAX
 #define REAP_CHUNK	64
 
-PIM_EXPORT int pim_queue_new(struct pim_dev *dev, unsigned int depth,
-			     struct pim_queue **out)
+/* io_uring missing from the kernel, or forbidden to this process. */
+static bool no_uring(int err)
 {
+	return err == -ENOSYS || err == -EPERM || err == -EACCES;
+}
+
+PIM_EXPORT int pim_queue_new_with_flags(struct pim_dev *dev,
+					unsigned int depth,
+					unsigned int flags,
+					struct pim_queue **out)
+{
+	const struct pim_backend *be;
 	struct pim_queue *q;
 	unsigned int i;
 	int ret;
 
-	if (!dev || !out || !depth || depth > 1024 || (depth & (depth - 1)))
+	if (!dev || !out || !depth || depth > 1024 || (depth & (depth - 1)) ||
+	    (flags & ~PIM_QUEUE_IOCTL))
 		return -EINVAL;
 	*out = NULL;
 	ret = pim_dev_open(dev);
@@ -37,7 +47,17 @@ PIM_EXPORT int pim_queue_new(struct pim_dev *dev, unsigned int depth,
 	q->depth = depth;
 	for (i = 0; i < depth; i++)
 		q->slots[i].next_free = i + 1 < depth ? i + 1 : SLOT_NONE;
-	ret = dev->ctx->be->queue_init(q);
+	be = dev->ctx->be;
+	q->ops = flags & PIM_QUEUE_IOCTL && be->ioctl_queue_ops ?
+		 be->ioctl_queue_ops : be->queue_ops;
+	ret = q->ops->init(q);
+	if (no_uring(ret) && q->ops != be->ioctl_queue_ops &&
+	    be->ioctl_queue_ops) {
+		info(dev->ctx, "%s: no io_uring (%s): ioctl queue instead\n",
+		     dev->devname, strerror(-ret));
+		q->ops = be->ioctl_queue_ops;
+		ret = q->ops->init(q);
+	}
 	if (ret) {
 		free(q->slots);
 		free(q);
@@ -46,6 +66,12 @@ PIM_EXPORT int pim_queue_new(struct pim_dev *dev, unsigned int depth,
 	pim_ref(dev->ctx);
 	*out = q;
 	return 0;
+}
+
+PIM_EXPORT int pim_queue_new(struct pim_dev *dev, unsigned int depth,
+			     struct pim_queue **out)
+{
+	return pim_queue_new_with_flags(dev, depth, 0, out);
 }
 
 PIM_EXPORT void pim_queue_free(struct pim_queue *q)
@@ -65,7 +91,7 @@ PIM_EXPORT void pim_queue_free(struct pim_queue *q)
 		if (ret < 0 && ret != -EINTR)
 			break;
 	}
-	ctx->be->queue_exit(q);
+	q->ops->exit(q);
 	free(q->slots);
 	free(q);
 	pim_unref(ctx);
@@ -78,7 +104,12 @@ PIM_EXPORT struct pim_dev *pim_queue_get_dev(struct pim_queue *q)
 
 PIM_EXPORT int pim_queue_get_fd(struct pim_queue *q)
 {
-	return q->dev->ctx->be->queue_fd(q);
+	return q->ops->fd(q);
+}
+
+PIM_EXPORT const char *pim_queue_get_transport(struct pim_queue *q)
+{
+	return q->ops->name;
 }
 
 PIM_EXPORT unsigned int pim_queue_get_depth(struct pim_queue *q)
@@ -101,7 +132,7 @@ static int stage(struct pim_queue *q, const struct pim_cmd *cmd, void *user,
 	if (q->in_flight == q->depth)
 		return -EBUSY;
 	slot = &q->slots[tag];
-	ret = q->dev->ctx->be->queue_stage(q, cmd, tag);
+	ret = q->ops->stage(q, cmd, tag);
 	if (ret)
 		return ret;
 	q->free_slot = slot->next_free;
@@ -156,7 +187,7 @@ PIM_EXPORT int pim_queue_submit(struct pim_queue *q)
 		return -EINVAL;
 	if (!q->staged)
 		return 0;
-	ret = q->dev->ctx->be->queue_submit(q);
+	ret = q->ops->submit(q);
 	if (ret > 0)
 		q->staged -= (unsigned int)ret < q->staged ?
 			     (unsigned int)ret : q->staged;
@@ -175,7 +206,7 @@ PIM_EXPORT int pim_queue_reap(struct pim_queue *q, struct pim_completion *c,
 		return -EINVAL;
 	wait = flags & PIM_QUEUE_WAIT;
 	while (done < nr && q->in_flight > q->staged) {
-		n = q->dev->ctx->be->queue_reap(q, cqe,
+		n = q->ops->reap(q, cqe,
 				nr - done < REAP_CHUNK ? nr - done : REAP_CHUNK,
 				wait && !done);
 		if (n < 0)

@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <liburing.h>
 
-#include "uring.h"
+#include "kqueue.h"
 
 /* With IORING_SETUP_SQE128, sqe->cmd has 80 bytes: pim_cmd uses 64. */
 #define SQE128_CMD_BYTES	80
@@ -24,7 +24,7 @@ struct uring_queue {
 	int efd;
 };
 
-int pim_uring_init(struct pim_queue *q)
+static int uring_init(struct pim_queue *q)
 {
 	struct uring_queue *u;
 	int ret;
@@ -45,7 +45,7 @@ int pim_uring_init(struct pim_queue *q)
 	return 0;
 }
 
-void pim_uring_exit(struct pim_queue *q)
+static void uring_exit(struct pim_queue *q)
 {
 	struct uring_queue *u = q->priv;
 
@@ -59,7 +59,7 @@ void pim_uring_exit(struct pim_queue *q)
  * The eventfd exists once someone asks for it: without one, reaping costs
  * no extra system call and completions no eventfd signal.
  */
-int pim_uring_fd(struct pim_queue *q)
+static int uring_fd(struct pim_queue *q)
 {
 	struct uring_queue *u = q->priv;
 	int efd, ret;
@@ -81,8 +81,8 @@ int pim_uring_fd(struct pim_queue *q)
 	return efd;
 }
 
-int pim_uring_stage(struct pim_queue *q, const struct pim_cmd *cmd,
-		    uint64_t tag)
+static int uring_stage(struct pim_queue *q, const struct pim_cmd *cmd,
+		       uint64_t tag)
 {
 	struct uring_queue *u = q->priv;
 	struct io_uring_sqe *sqe;
@@ -99,15 +99,15 @@ int pim_uring_stage(struct pim_queue *q, const struct pim_cmd *cmd,
 	return 0;
 }
 
-int pim_uring_submit(struct pim_queue *q)
+static int uring_submit(struct pim_queue *q)
 {
 	struct uring_queue *u = q->priv;
 
 	return io_uring_submit(&u->ring);
 }
 
-int pim_uring_reap(struct pim_queue *q, struct pim_cqe *out, unsigned int nr,
-		   bool wait)
+static int uring_reap(struct pim_queue *q, struct pim_cqe *out,
+		      unsigned int nr, bool wait)
 {
 	struct uring_queue *u = q->priv;
 	struct io_uring_cqe *cqe;
@@ -140,3 +140,13 @@ int pim_uring_reap(struct pim_queue *q, struct pim_cqe *out, unsigned int nr,
 		eventfd_write(u->efd, 1);
 	return n;
 }
+
+const struct pim_queue_ops pim_uring_ops = {
+	.name	= "io_uring",
+	.init	= uring_init,
+	.exit	= uring_exit,
+	.fd	= uring_fd,
+	.stage	= uring_stage,
+	.submit	= uring_submit,
+	.reap	= uring_reap,
+};

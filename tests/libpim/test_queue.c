@@ -23,21 +23,32 @@ static int poll_in(int fd, int timeout_ms)
 	return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
 }
 
-static void test_basics(struct pim_dev *dev)
+/* The transport a queue made with flags must use on this backend. */
+static const char *want_transport(struct pim_dev *dev, unsigned int flags)
 {
+	if (pim_get_backend(pim_dev_get_ctx(dev)) == PIM_BACKEND_INPROC)
+		return "inproc";
+	return flags & PIM_QUEUE_IOCTL ? "ioctl" : "io_uring";
+}
+
+static void test_basics(struct pim_dev *dev, unsigned int flags)
+{
+	const char *tr = want_transport(dev, flags);
 	struct pim_completion c[DEPTH];
 	struct pim_queue *q;
 	int tags[DEPTH], i, n, ret, ordered;
 
-	tap_ok(pim_queue_new(dev, 3, &q) == -EINVAL &&
-	       pim_queue_new(dev, 0, &q) == -EINVAL &&
-	       pim_queue_new(dev, 2048, &q) == -EINVAL,
-	       "depths 3, 0 and 2048: -EINVAL");
-	ret = pim_queue_new(dev, DEPTH, &q);
-	if (!tap_ok(ret == 0, "queue of depth %d: %d", DEPTH, ret))
+	tap_ok(pim_queue_new_with_flags(dev, 3, flags, &q) == -EINVAL &&
+	       pim_queue_new_with_flags(dev, 0, flags, &q) == -EINVAL &&
+	       pim_queue_new_with_flags(dev, 2048, flags, &q) == -EINVAL &&
+	       pim_queue_new_with_flags(dev, 4, 1U << 9, &q) == -EINVAL,
+	       "%s: depths 3, 0 and 2048, unknown flag: -EINVAL", tr);
+	ret = pim_queue_new_with_flags(dev, DEPTH, flags, &q);
+	if (!tap_ok(ret == 0, "%s: queue of depth %d: %d", tr, DEPTH, ret))
 		return;
-	tap_ok(pim_queue_get_depth(q) == DEPTH && pim_queue_get_dev(q) == dev,
-	       "getters");
+	tap_ok(pim_queue_get_depth(q) == DEPTH && pim_queue_get_dev(q) == dev &&
+	       !strcmp(pim_queue_get_transport(q), tr),
+	       "%s: getters (transport %s)", tr, pim_queue_get_transport(q));
 	tap_ok(pim_queue_reap(q, c, DEPTH, PIM_QUEUE_WAIT) == 0,
 	       "reap with nothing in flight returns 0 at once");
 	for (i = 0, ret = 0; i < DEPTH && !ret; i++)
@@ -196,8 +207,9 @@ int main(void)
 	dev = test_dev(ctx);
 	if (!dev)
 		return pim_unref(ctx) != NULL;
-	tap_plan(17);
-	test_basics(dev);
+	tap_plan(29);
+	test_basics(dev, 0);
+	test_basics(dev, PIM_QUEUE_IOCTL);
 	test_batch_busy(dev);
 	test_threads(dev);
 	pim_unref(ctx);

@@ -82,14 +82,14 @@ static int libpim_round(struct pim_queue *q, unsigned int n)
 }
 
 static int bench_libpim_nop(struct pimctl *pc, const struct bench_opts *o,
-			    struct figures *f)
+			    unsigned int flags, struct figures *f)
 {
 	struct pim_queue *q;
 	unsigned int done;
 	double t0;
 	int ret;
 
-	ret = pim_queue_new(pc->dev, o->depth, &q);
+	ret = pim_queue_new_with_flags(pc->dev, o->depth, flags, &q);
 	if (ret)
 		return ret;
 	ret = libpim_round(q, o->depth);	/* warm up */
@@ -270,7 +270,7 @@ int cmd_bench(struct pimctl *pc, int argc, char **argv)
 		{ }
 	};
 	struct bench_opts o = { 32, 20000, 2000, 16, 256, 20 };
-	struct figures lib = { 0 }, raw = { 0 };
+	struct figures lib = { 0 }, raw = { 0 }, ioq = { 0 };
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, PIMCTL_SHORT_OPTS, opts,
@@ -320,7 +320,7 @@ int cmd_bench(struct pimctl *pc, int argc, char **argv)
 		return ret;
 	if (pc->json)
 		json_arr(&pc->j, NULL);
-	ret = bench_libpim_nop(pc, &o, &lib);
+	ret = bench_libpim_nop(pc, &o, 0, &lib);
 	if (ret)
 		goto fail;
 	figure(pc, "libpim-nop-rate", lib.rate, "ops/s");
@@ -336,6 +336,13 @@ int cmd_bench(struct pimctl *pc, int argc, char **argv)
 		       raw.rate / lib.rate - 1, "x");
 		figure(pc, "libpim-nop-latency-overhead",
 		       lib.lat_ns / raw.lat_ns - 1, "x");
+		/* The module's ioctl queues, the fallback transport. */
+		ret = bench_libpim_nop(pc, &o, PIM_QUEUE_IOCTL, &ioq);
+		if (ret)
+			goto fail;
+		figure(pc, "libpim-ioctlq-nop-rate", ioq.rate, "ops/s");
+		figure(pc, "libpim-ioctlq-nop-latency", ioq.lat_ns / 1e3,
+		       "us");
 	}
 	ret = bench_attn(pc, &o);
 	if (ret)

@@ -19,7 +19,7 @@ struct dump_opts {
 	struct pim_kv_shape s;
 	struct pim_kv_hints h;
 	unsigned int tokens;
-	unsigned int show;		/* elements per token and head shown */
+	unsigned int show;		/* elements shown per head */
 };
 
 static void fill(const struct dump_opts *o, uint16_t *k, uint16_t *v)
