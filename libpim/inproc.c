@@ -102,8 +102,19 @@ static void inproc_free(struct inproc_dev *d)
 	free(d);
 }
 
+/*
+ * The attention kernels' ISA is the device model's one process-wide
+ * setting: AVX2 + F16C where the CPU has them. Both builds give the same
+ * bits, so every context may share the choice.
+ */
+static void select_isa(void)
+{
+	pim_attn_select(pim_cpu_has_avx2());
+}
+
 static int inproc_scan(struct pim_ctx *ctx)
 {
+	static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 	struct inproc_dev *d;
 	struct pim_dev *dev;
 	const char *why = "?";
@@ -114,6 +125,7 @@ static int inproc_scan(struct pim_ctx *ctx)
 	ret = env_mb(ctx, &mb);
 	if (ret)
 		return ret;
+	pthread_once(&isa_once, select_isa);
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;

@@ -17,7 +17,7 @@ else
 	insmod "$ko" ram_mb=64 || exit 1
 fi
 # TCG runs float work ~60x slower than the host: a short context.
-"$top/build/pimctl" --backend kernel bench --ops 20000 --lat-ops 2000 \
+"$top/build/pimctl" --backend kernel bench --ops 10000 --lat-ops 1000 \
 	--jobs 8 --tokens 64 --batches 10
 rc=$?
 rmmod pim || rc=1
