@@ -24,36 +24,35 @@
  * compiled with -Wno-psabi: no 32-byte vector crosses a call.
  */
 #include "attn.h"
+#include "dm_util.h"
 
 #ifndef ATTN_FN
 #define ATTN_FN(x)	x##_sse2
 #endif
 
-#define PIM_INLINE	inline __attribute__((always_inline))
-
 typedef float v8f __attribute__((vector_size(32)));
 typedef s32 v8i __attribute__((vector_size(32)));
 typedef u32 v8u __attribute__((vector_size(32)));
 typedef u8 v16b __attribute__((vector_size(16)));
-typedef u8 v16b_un __attribute__((vector_size(16), aligned(1)));
+typedef u8 v16b_un __attribute__((vector_size(16))) __aligned(1);
 typedef u16 v8h __attribute__((vector_size(16)));
-typedef short v8s __attribute__((vector_size(16)));
+typedef s16 v8s __attribute__((vector_size(16)));
 
 /*
  * The 8 elements "e" of a burst (one per chip) as u16 lanes: chip c's
  * element e is beat 2e (low byte) and beat 2e + 1 (high byte), host bytes
  * 16e + c and 16e + 8 + c.
  */
-static PIM_INLINE v16b ATTN_FN(gather)(const u8 *p)
+static __always_inline v16b ATTN_FN(gather)(const u8 *p)
 {
-	v16b x = *(const v16b_un *)p;
+	const v16b beats = { 0, 8, 1, 9, 2, 10, 3, 11,
+			     4, 12, 5, 13, 6, 14, 7, 15 };
 
-	return __builtin_shuffle(x, (v16b){ 0, 8, 1, 9, 2, 10, 3, 11,
-					    4, 12, 5, 13, 6, 14, 7, 15 });
+	return __builtin_shuffle(*(const v16b_un *)p, beats);
 }
 
 /* FP16 to FP32 in integer and FP32 arithmetic, exactly as vcvtph2ps. */
-static PIM_INLINE v8f ATTN_FN(fp16_soft)(v8u h)
+static __always_inline v8f ATTN_FN(fp16_soft)(v8u h)
 {
 	v8u a = h & 0x7fff, sign = (h & 0x8000) << 16;
 	v8u f = (v8u)((v8f)(a << 13) * 0x1p112f);
@@ -65,7 +64,7 @@ static PIM_INLINE v8f ATTN_FN(fp16_soft)(v8u h)
 }
 
 /* The 8 lanes of burst element e at p (p = burst + 16 e) as FP32. */
-static PIM_INLINE v8f ATTN_FN(load)(const u8 *p, const bool bf16)
+static __always_inline v8f ATTN_FN(load)(const u8 *p, const bool bf16)
 {
 	v16b x = ATTN_FN(gather)(p);
 
@@ -88,14 +87,14 @@ u32 ATTN_FN(pim_fp16_to_fp32)(u16 h)
 	return r.u;
 }
 
-static PIM_INLINE v8f ATTN_FN(vmax)(v8f a, v8f b)
+static __always_inline v8f ATTN_FN(vmax)(v8f a, v8f b)
 {
 	v8i m = a > b;
 
 	return (v8f)(((v8i)a & m) | ((v8i)b & ~m));
 }
 
-static PIM_INLINE v8f ATTN_FN(vmin)(v8f a, v8f b)
+static __always_inline v8f ATTN_FN(vmin)(v8f a, v8f b)
 {
 	v8i m = a < b;
 
@@ -107,7 +106,7 @@ static PIM_INLINE v8f ATTN_FN(vmin)(v8f a, v8f b)
  * Taylor polynomial (error below 2^-23 relative), 2^n from the exponent
  * bits. Results below 2^-126 flush to zero; NaN gives 0; exp(0) is 1.
  */
-static PIM_INLINE v8f ATTN_FN(vexp)(v8f x)
+static __always_inline v8f ATTN_FN(vexp)(v8f x)
 {
 	const v8f zero = { 0 };
 	v8f t, n, r, p;
@@ -118,7 +117,7 @@ static PIM_INLINE v8f ATTN_FN(vexp)(v8f x)
 	t = x * 1.44269504088896341f;
 	n = (t + 12582912.0f) - 12582912.0f;	/* round to nearest */
 	r = x - n * 0.693145751953125f;
-	r = r - n * 1.42860682030941723212e-6f;
+	r = r - n * (float)(0.6931471805599453 - 0.693145751953125);
 	p = r * (1.0f / 720) + (1.0f / 120);
 	p = p * r + (1.0f / 24);
 	p = p * r + (1.0f / 6);
@@ -130,7 +129,7 @@ static PIM_INLINE v8f ATTN_FN(vexp)(v8f x)
 	return p * (v8f)(((ni + 127) << 23) & ok);
 }
 
-static PIM_INLINE float ATTN_FN(hmax)(v8f v)
+static __always_inline float ATTN_FN(hmax)(v8f v)
 {
 	float m = v[0];
 	int i;
@@ -140,13 +139,13 @@ static PIM_INLINE float ATTN_FN(hmax)(v8f v)
 	return m;
 }
 
-static PIM_INLINE float ATTN_FN(hsum8)(v8f v)
+static __always_inline float ATTN_FN(hsum8)(v8f v)
 {
 	return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
 /* The rank PU's adder tree over the nhc chips of the head at lane c0. */
-static PIM_INLINE float ATTN_FN(reduce)(v8f v, u32 c0, u32 nhc)
+static __always_inline float ATTN_FN(reduce)(v8f v, u32 c0, u32 nhc)
 {
 	switch (nhc) {
 	case 8:
@@ -161,19 +160,20 @@ static PIM_INLINE float ATTN_FN(reduce)(v8f v, u32 c0, u32 nhc)
 }
 
 /* First slot of bank b whose index s * nbanks + b reaches lo. */
-static PIM_INLINE u32 ATTN_FN(first_slot)(u32 lo, u32 b, u32 nbanks)
+static __always_inline u32 ATTN_FN(first_slot)(u32 lo, u32 b, u32 nbanks)
 {
 	return lo > b ? (lo - b + nbanks - 1) / nbanks : 0;
 }
 
 /* Score phase of tokens [lo, lo + n) of K row-set rs. */
-static PIM_INLINE void ATTN_FN(kpass)(struct pim_attn_unit *u, const u8 *rs,
-				      u32 lo, u32 n, const u32 G,
-				      const bool bf16)
+static __always_inline void ATTN_FN(kpass)(struct pim_attn_unit *u,
+					   const u8 *rs, u32 lo, u32 n,
+					   const u32 G, const bool bf16)
 {
 	const v8f *qv = (const v8f *)(pim_attn_data(u) + u->off_q);
 	float *sc = (float *)(pim_attn_data(u) + u->off_sc);
-	u32 b, ts, t, j, e, g, i, kb = u->kb;
+	u32 b, ts, t, j, g, i, kb = u->kb;
+	const v8f zero = { 0 };
 
 	for (b = 0; b < u->nbanks; b++) {
 		ts = ATTN_FN(first_slot)(lo, b, u->nbanks);
@@ -197,15 +197,12 @@ static PIM_INLINE void ATTN_FN(kpass)(struct pim_attn_unit *u, const u8 *rs,
 				acc[0] = (a0 + a1) + (a2 + a3);
 			} else {
 				for (g = 0; g < G; g++)
-					acc[g] = (v8f){ 0 };
-				for (j = 0; j < kb; j++) {
-					for (e = 0; e < 4; e++, p += 16) {
-						v8f x = ATTN_FN(load)(p, bf16);
-						const v8f *q = qv + (j * 4 + e) * G;
+					acc[g] = zero;
+				for (j = 0; j < 4 * kb; j++, p += 16) {
+					v8f x = ATTN_FN(load)(p, bf16);
 
-						for (g = 0; g < G; g++)
-							acc[g] += x * q[g];
-					}
+					for (g = 0; g < G; g++)
+						acc[g] += x * qv[j * G + g];
 				}
 			}
 			for (g = 0; g < G; g++)
@@ -219,9 +216,9 @@ static PIM_INLINE void ATTN_FN(kpass)(struct pim_attn_unit *u, const u8 *rs,
 }
 
 /* Context phase of tokens [lo, lo + n) of V row-set rs. */
-static PIM_INLINE void ATTN_FN(vpass)(struct pim_attn_unit *u, const u8 *rs,
-				      u32 lo, u32 n, const u32 G,
-				      const bool bf16)
+static __always_inline void ATTN_FN(vpass)(struct pim_attn_unit *u,
+					   const u8 *rs, u32 lo, u32 n,
+					   const u32 G, const bool bf16)
 {
 	v8f *acc = (v8f *)(pim_attn_data(u) + u->off_acc);
 	const v8f *pv = (const v8f *)(pim_attn_data(u) + u->off_pv);
@@ -289,10 +286,11 @@ static void ATTN_FN(softmax)(struct pim_attn_unit *u, u32 n)
 	float *alpha = (float *)(pim_attn_data(u) + u->off_alpha);
 	union { u32 u; float f; } scale = { .u = u->scale_bits };
 	u32 qi, t, n8 = (n + 7) & ~7U;
+	const v8f zero = { 0 };
 
 	for (qi = 0; qi < u->nq; qi++) {
 		v8f *s = (v8f *)(sc + qi * u->cpad);
-		v8f mx = (v8f){ 0 } - __builtin_inff(), sum = { 0 };
+		v8f sum = { 0 }, mx = sum - __builtin_inff();
 		float mnew;
 
 		for (t = 0; t < n; t++)
@@ -307,7 +305,7 @@ static void ATTN_FN(softmax)(struct pim_attn_unit *u, u32 n)
 			s[t] = ATTN_FN(vexp)(s[t] - mnew);
 			sum += s[t];
 		}
-		alpha[qi] = ATTN_FN(vexp)((v8f){ 0 } + (m[qi] - mnew))[0];
+		alpha[qi] = ATTN_FN(vexp)(zero + (m[qi] - mnew))[0];
 		l[qi] = l[qi] * alpha[qi] + ATTN_FN(hsum8)(sum);
 		m[qi] = mnew;
 	}
@@ -321,6 +319,7 @@ static void ATTN_FN(broadcast)(struct pim_attn_unit *u, u32 n)
 	v8f *acc = (v8f *)(pim_attn_data(u) + u->off_acc);
 	v8f *pv = (v8f *)(pim_attn_data(u) + u->off_pv);
 	u32 G = u->gqa, g, c, i, t, x;
+	const v8f zero = { 0 };
 
 	for (g = 0; g < G; g++) {
 		v8f a;
@@ -339,7 +338,7 @@ static void ATTN_FN(broadcast)(struct pim_attn_unit *u, u32 n)
 			v8f w;
 
 			if (u->nhc == 8) {
-				w = (v8f){ 0 } + sc[g * u->cpad + t];
+				w = zero + sc[g * u->cpad + t];
 			} else {
 				for (c = 0; c < 8; c++) {
 					i = c / u->nhc;
@@ -352,9 +351,10 @@ static void ATTN_FN(broadcast)(struct pim_attn_unit *u, u32 n)
 	}
 }
 
-static PIM_INLINE void ATTN_FN(chunk_g)(struct pim_attn_unit *u,
-					const u8 *k, const u8 *v, u32 lo,
-					u32 n, const u32 G, const bool bf16)
+static __always_inline void ATTN_FN(chunk_g)(struct pim_attn_unit *u,
+					     const u8 *k, const u8 *v,
+					     u32 lo, u32 n, const u32 G,
+					     const bool bf16)
 {
 	ATTN_FN(kpass)(u, k, lo, n, G, bf16);
 	ATTN_FN(softmax)(u, n);
@@ -362,38 +362,52 @@ static PIM_INLINE void ATTN_FN(chunk_g)(struct pim_attn_unit *u,
 	ATTN_FN(vpass)(u, v, lo, n, G, bf16);
 }
 
-/* One chunk, with the GQA group size and the type as constants. */
+/*
+ * One chunk, with the GQA group size and the type as constants: one
+ * out-of-line function per case keeps each stack frame small (the kernel
+ * warns above 2 KiB) while the loops inside are specialised.
+ */
+#define PIM_CHUNK_FN(name, G, bf16)					\
+static noinline void ATTN_FN(name)(struct pim_attn_unit *u, \
+		const u8 *k, const u8 *v, u32 lo, u32 n)		\
+{									\
+	ATTN_FN(chunk_g)(u, k, v, lo, n, G, bf16);			\
+}
+
+PIM_CHUNK_FN(chunk_1h, 1, false)
+PIM_CHUNK_FN(chunk_1b, 1, true)
+PIM_CHUNK_FN(chunk_2h, 2, false)
+PIM_CHUNK_FN(chunk_2b, 2, true)
+PIM_CHUNK_FN(chunk_4h, 4, false)
+PIM_CHUNK_FN(chunk_4b, 4, true)
+PIM_CHUNK_FN(chunk_8h, 8, false)
+PIM_CHUNK_FN(chunk_8b, 8, true)
+PIM_CHUNK_FN(chunk_nh, u->gqa, false)
+PIM_CHUNK_FN(chunk_nb, u->gqa, true)
+#undef PIM_CHUNK_FN
+
 static void ATTN_FN(chunk)(struct pim_attn_unit *u, const u8 *k, const u8 *v,
 			   u32 lo, u32 n)
 {
 	bool bf16 = u->dtype == PIM_DTYPE_BF16;
 
-#define PIM_CHUNK_CASE(G)						\
-	do {								\
-		if (bf16)						\
-			ATTN_FN(chunk_g)(u, k, v, lo, n, G, true);	\
-		else							\
-			ATTN_FN(chunk_g)(u, k, v, lo, n, G, false);	\
-	} while (0)
-
 	switch (u->gqa) {
 	case 1:
-		PIM_CHUNK_CASE(1);
+		(bf16 ? ATTN_FN(chunk_1b) : ATTN_FN(chunk_1h))(u, k, v, lo, n);
 		break;
 	case 2:
-		PIM_CHUNK_CASE(2);
+		(bf16 ? ATTN_FN(chunk_2b) : ATTN_FN(chunk_2h))(u, k, v, lo, n);
 		break;
 	case 4:
-		PIM_CHUNK_CASE(4);
+		(bf16 ? ATTN_FN(chunk_4b) : ATTN_FN(chunk_4h))(u, k, v, lo, n);
 		break;
 	case 8:
-		PIM_CHUNK_CASE(8);
+		(bf16 ? ATTN_FN(chunk_8b) : ATTN_FN(chunk_8h))(u, k, v, lo, n);
 		break;
 	default:
-		PIM_CHUNK_CASE(u->gqa);
+		(bf16 ? ATTN_FN(chunk_nb) : ATTN_FN(chunk_nh))(u, k, v, lo, n);
 		break;
 	}
-#undef PIM_CHUNK_CASE
 }
 
 static bool ATTN_FN(step)(struct pim_attn_unit *u, u32 max_tokens)

@@ -13,7 +13,7 @@
 #include "pim_dm.h"
 #include "timing.h"
 
-#define PIM_DM_MAX_UNITS	(1U << 15)	/* per rank */
+#define PIM_DM_MAX_UNITS	32768	/* per rank */
 
 struct pim_dm {
 	struct pim_geometry g;

@@ -8,6 +8,13 @@
 
 #include "dm_types.h"
 
+/* Kernel spellings; glibc's <sys/cdefs.h> has __always_inline. */
+#ifndef __KERNEL__
+#define noinline	__attribute__((__noinline__))
+#define __aligned(x)	__attribute__((__aligned__(x)))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 #define PIM_BURST_BYTES		64	/* one BL8 burst on a 64-bit bus */
 #define PIM_CHIPS		8	/* x8 chips per rank */
 #define PIM_BEAT_BYTES		8	/* bytes per chip per burst */

@@ -17,7 +17,7 @@
 #define PIM_ROW_MIN		512	/* a bank row holds >= 64 bursts */
 #define PIM_ROW_MAX		16384
 #define PIM_BANKS_MAX		8	/* per group, and groups per chip */
-#define PIM_RANK_MAX_BYTES	(1ULL << 40)
+#define PIM_RANK_MAX_BYTES	(1024ULL << 30)	/* 1 TiB */
 #define PIM_DEF_MIN_RANK	(16ULL << 20)
 
 void pim_geom_default(struct pim_geometry *g, u64 capacity)
@@ -36,13 +36,12 @@ void pim_geom_default(struct pim_geometry *g, u64 capacity)
 	g->row_bytes = 1024;		/* DDR4 x8 page */
 	rowset = (u64)g->row_bytes * PIM_CHIPS * 16;
 
-	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(shapes) - 1; i++) {
 		n = shapes[i][0] * shapes[i][1] * shapes[i][2];
 		if (capacity / n >= PIM_DEF_MIN_RANK)
 			break;
 	}
-	if (i == sizeof(shapes) / sizeof(shapes[0]))
-		i--;
+	n = shapes[i][0] * shapes[i][1] * shapes[i][2];
 	g->channels = shapes[i][0];
 	g->dimms_per_channel = shapes[i][1];
 	g->ranks_per_dimm = shapes[i][2];
@@ -52,44 +51,45 @@ void pim_geom_default(struct pim_geometry *g, u64 capacity)
 		g->rank_bytes = PIM_RANK_MAX_BYTES;
 }
 
-int pim_geom_check(const struct pim_geometry *g, const char **why)
+static const char *pim_geom_fault(const struct pim_geometry *g)
 {
-	const char *w = NULL;
-	u64 ranks, banks;
+	u64 ranks, rowset;
 
 	if (!g)
-		w = "no geometry";
-	else if (g->chips_per_rank != PIM_CHIPS)
-		w = "chips_per_rank: must be 8 (x8 chips on a 64-bit bus)";
-	else if (!g->channels || !g->dimms_per_channel || !g->ranks_per_dimm)
-		w = "channels, dimms_per_channel, ranks_per_dimm: must be > 0";
-	else if ((ranks = (u64)g->channels * g->dimms_per_channel *
-			  g->ranks_per_dimm) > PIM_MAX_RANKS)
-		w = "channels * dimms * ranks: more than PIM_MAX_RANKS ranks";
-	else if (g->ranksets != g->dimms_per_channel * g->ranks_per_dimm)
-		w = "ranksets: must be dimms_per_channel * ranks_per_dimm";
-	else if (!pim_is_pow2(g->bank_groups) ||
-		 g->bank_groups > PIM_BANKS_MAX)
-		w = "bank_groups: must be a power of two, 1..8";
-	else if (!pim_is_pow2(g->banks_per_group) ||
-		 g->banks_per_group > PIM_BANKS_MAX)
-		w = "banks_per_group: must be a power of two, 1..8";
-	else if (!pim_is_pow2(g->row_bytes) || g->row_bytes < PIM_ROW_MIN ||
-		 g->row_bytes > PIM_ROW_MAX)
-		w = "row_bytes: must be a power of two, 512..16384";
-	else if (!g->rank_bytes || g->rank_bytes > PIM_RANK_MAX_BYTES)
-		w = "rank_bytes: must be 1 row-set .. 1 TiB";
-	else {
-		banks = (u64)g->bank_groups * g->banks_per_group;
-		if (g->rank_bytes % (banks * g->row_bytes * PIM_CHIPS))
-			w = "rank_bytes: not a multiple of a row-set (row_bytes * 8 chips * banks)";
-	}
-	if (w) {
-		if (why)
-			*why = w;
-		return -EINVAL;
-	}
-	return 0;
+		return "no geometry";
+	if (g->chips_per_rank != PIM_CHIPS)
+		return "chips_per_rank: must be 8 (x8 chips on a 64-bit bus)";
+	if (!g->channels || !g->dimms_per_channel || !g->ranks_per_dimm)
+		return "channels, dimms_per_channel, ranks_per_dimm: must be > 0";
+	ranks = (u64)g->channels * g->dimms_per_channel * g->ranks_per_dimm;
+	if (ranks > PIM_MAX_RANKS)
+		return "channels * dimms * ranks: more than PIM_MAX_RANKS ranks";
+	if (g->ranksets != g->dimms_per_channel * g->ranks_per_dimm)
+		return "ranksets: must be dimms_per_channel * ranks_per_dimm";
+	if (!pim_is_pow2(g->bank_groups) || g->bank_groups > PIM_BANKS_MAX)
+		return "bank_groups: must be a power of two, 1..8";
+	if (!pim_is_pow2(g->banks_per_group) ||
+	    g->banks_per_group > PIM_BANKS_MAX)
+		return "banks_per_group: must be a power of two, 1..8";
+	if (!pim_is_pow2(g->row_bytes) || g->row_bytes < PIM_ROW_MIN ||
+	    g->row_bytes > PIM_ROW_MAX)
+		return "row_bytes: must be a power of two, 512..16384";
+	if (!g->rank_bytes || g->rank_bytes > PIM_RANK_MAX_BYTES)
+		return "rank_bytes: must be 1 row-set .. 1 TiB";
+	rowset = (u64)g->bank_groups * g->banks_per_group * g->row_bytes *
+		 PIM_CHIPS;
+	if (g->rank_bytes % rowset)
+		return "rank_bytes: not a multiple of a row-set (row_bytes * 8 chips * banks)";
+	return NULL;
+}
+
+int pim_geom_check(const struct pim_geometry *g, const char **why)
+{
+	const char *w = pim_geom_fault(g);
+
+	if (w && why)
+		*why = w;
+	return w ? -EINVAL : 0;
 }
 
 u32 pim_geom_ranks(const struct pim_geometry *g)

@@ -52,7 +52,7 @@ int pim_kv_check(const struct pim_dm *dm, const struct pim_kv_alloc *s,
 	else if (nhc && (!pim_is_pow2(nhc) || nhc > PIM_CHIPS))
 		w = "chips_per_head: must be 0 (auto), 1, 2, 4 or 8";
 	else if (nhc && s->head_dim % (4 * nhc))
-		w = "chips_per_head: each chip needs whole bursts (head_dim / chips_per_head a multiple of 4)";
+		w = "chips_per_head: head_dim / chips_per_head must be a multiple of 4";
 	else if (!s->max_tokens || s->max_tokens > PIM_DM_MAX_TOKENS)
 		w = "max_tokens: must be 1..4194304";
 	else if (s->rankset_hint != PIM_RANKSET_ANY &&

@@ -22,7 +22,7 @@
 #include "dm_util.h"
 
 #define PIM_DM_MAX_LAYERS	1024
-#define PIM_DM_MAX_TOKENS	(1U << 22)
+#define PIM_DM_MAX_TOKENS	4194304
 
 /* The layout of one KV shape on one device. */
 struct pim_kv_lay {
