@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# pimd (build/daemon/pimd), its tests (tests/daemon/) and the files that
+# make it a system service (data/), installed by `make install`.
+
+PIMD_SRCS	:= main.c errors.c manager.c udev.c session.c serve.c \
+		   serve_model.c serve_step.c serve_cpu.c
+PIMD_OBJS	:= $(PIMD_SRCS:%.c=$(BUILD)/daemon/%.o)
+PIMD		:= $(BUILD)/daemon/pimd
+PIMD_LIBS	:= $(LIBPIM_A) $(SCHED_LIB) $(GPU_LIB)
+PIMD_LDLIBS	:= -lsystemd -ludev -luring -lpthread -lm
+
+# sd-bus and sd-event callbacks have fixed signatures.
+$(PIMD_OBJS): CPPFLAGS += -I.
+$(PIMD_OBJS): CFLAGS += -Wno-unused-parameter
+
+$(PIMD): $(PIMD_OBJS) $(PIMD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(PIMD_OBJS) $(PIMD_LIBS) $(PIMD_LDLIBS)
+
+USER_BINS	+= $(PIMD)
+
+# ---- tests ----
+
+PIMD_TEST	:= $(BUILD)/tests/daemon/test_pimd
+
+$(PIMD_TEST): $(BUILD)/tests/daemon/test_pimd.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lsystemd -lm
+
+$(BUILD)/tests/daemon/%.o: CFLAGS += -Wno-unused-parameter
+
+tests/daemon/host-test.sh: $(PIMD) $(PIMD_TEST)
+
+HOST_TESTS	+= tests/daemon/host-test.sh

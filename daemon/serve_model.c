@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * serve_model.c - serving options (Configure's a{sv}), the model and the
+ * GPU backends a session serves with, and request objects.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve.h"
+
+/*
+ * The default model: small enough for the CPU backend and a TCG guest,
+ * shaped like a GQA Llama (head_dim a multiple of 16, as the device wants).
+ */
+static const struct gpu_model tiny_model = {
+	.name = "tiny",
+	.layers = 2,
+	.heads = 4,
+	.kv_heads = 2,
+	.hidden = 128,
+	.head_dim = 32,
+	.ffn = 256,
+	.ffn_mats = 3,
+	.vocab = 256,
+	.tp = 1,
+	.dp = 1,
+};
+
+void serve_opts_default(struct serve_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	sched_config_default(&o->cfg, SCHED_L3, 1);
+	o->cfg.max_requests = 1024;
+	o->cfg.max_batch = 256;
+	o->cfg.chunk_min = 16;
+	o->cfg.chunk_max = 256;
+	snprintf(o->model, sizeof(o->model), "tiny");
+	snprintf(o->gpu, sizeof(o->gpu), "A100");
+	snprintf(o->compute, sizeof(o->compute), "%s",
+		 serve_cpu_available() ? "cpu" : "none");
+	o->seed = 1;
+}
+
+static int opt_str(sd_bus_message *m, char *dst, size_t size,
+		   const char *key, sd_bus_error *error)
+{
+	const char *v;
+	int ret = sd_bus_message_read(m, "v", "s", &v);
+
+	if (ret < 0)
+		return ret;
+	if (strlen(v) >= size)
+		return pimd_error(error, -EINVAL, "%s: \"%s\" is too long",
+				  key, v);
+	snprintf(dst, size, "%s", v);
+	return 0;
+}
+
+int serve_opt_set(struct serve_opts *o, sd_bus_message *m, const char *key,
+		  const char *sig, sd_bus_error *error)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} u32_opts[] = {
+		{ "max_batch", offsetof(struct sched_config, max_batch) },
+		{ "max_requests", offsetof(struct sched_config, max_requests) },
+		{ "decode_step", offsetof(struct sched_config, decode_step) },
+		{ "chunk_min", offsetof(struct sched_config, chunk_min) },
+		{ "chunk_max", offsetof(struct sched_config, chunk_max) },
+	};
+	const char *want = "s";
+	char policy[32];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < sizeof(u32_opts) / sizeof(u32_opts[0]); i++)
+		if (!strcmp(key, u32_opts[i].key))
+			want = "u";
+	if (!strcmp(key, "seed"))
+		want = "t";
+	if (strcmp(sig, want))
+		return pimd_error(error, -EINVAL, "option %s: type %s, not %s",
+				  key, want, sig);
+	if (!strcmp(key, "model"))
+		return opt_str(m, o->model, sizeof(o->model), key, error);
+	if (!strcmp(key, "gpu"))
+		return opt_str(m, o->gpu, sizeof(o->gpu), key, error);
+	if (!strcmp(key, "compute"))
+		return opt_str(m, o->compute, sizeof(o->compute), key, error);
+	if (!strcmp(key, "seed"))
+		return sd_bus_message_read(m, "v", "t", &o->seed);
+	if (!strcmp(key, "policy")) {
+		ret = opt_str(m, policy, sizeof(policy), key, error);
+		if (ret)
+			return ret;
+		if (sched_policy_parse(policy, &o->cfg.policy))
+			return pimd_error(error, -EINVAL, "unknown policy \"%s\"",
+					  policy);
+		return 0;
+	}
+	for (i = 0; i < sizeof(u32_opts) / sizeof(u32_opts[0]); i++) {
+		if (!strcmp(key, u32_opts[i].key)) {
+			if (!strcmp(key, "decode_step"))
+				o->cfg_step_set = true;
+			return sd_bus_message_read(m, "v", "u",
+				(uint32_t *)((char *)&o->cfg +
+					     u32_opts[i].off));
+		}
+	}
+	return pimd_error(error, -EINVAL, "unknown option \"%s\"", key);
+}
+
+int serve_model_new(struct serve_model *sm, struct serve_opts *o,
+		    sd_bus_error *error)
+{
+	const struct gpu_model *gm = !strcmp(o->model, "tiny") ? &tiny_model :
+				     gpu_model_find(o->model);
+	const char *why;
+	int ret;
+
+	memset(sm, 0, sizeof(*sm));
+	if (!gm)
+		return pimd_error(error, -EINVAL, "unknown model \"%s\"",
+				  o->model);
+	if (gpu_model_check(gm, &why))
+		return pimd_error(error, -EINVAL, "model %s: %s", o->model, why);
+	sm->model = *gm;
+	sm->spec = gpu_spec_find(o->gpu);
+	if (!sm->spec)
+		return pimd_error(error, -EINVAL, "unknown GPU \"%s\"", o->gpu);
+	if (!o->cfg_step_set)
+		o->cfg.decode_step = gm->heads == gm->kv_heads ? 1 : 16;
+	sm->policy = o->cfg.policy;
+	sm->seed = o->seed;
+	ret = gpu_roofline_backend_new(sm->spec, &sm->model, &sm->timing);
+	if (ret)
+		return pimd_error(error, ret, "roofline model");
+	if (!strcmp(o->compute, "none"))
+		return 0;
+	if (strcmp(o->compute, "cpu"))
+		return pimd_error(error, -EINVAL,
+				  "compute \"%s\": cpu or none", o->compute);
+	return serve_cpu_new(sm, error);
+}
+
+void serve_model_free(struct serve_model *sm)
+{
+	if (sm->compute)
+		gpu_backend_destroy(sm->compute);
+	if (sm->timing)
+		gpu_backend_destroy(sm->timing);
+	sm->compute = sm->timing = NULL;
+}
+
+struct serve_req *serve_req_new(uint64_t id, const uint32_t *prompt,
+				uint32_t n, uint32_t max_new)
+{
+	struct serve_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->id = id;
+	r->prompt_len = n;
+	r->max_new = max_new;
+	r->prompt = malloc(n * sizeof(*prompt));
+	r->out = malloc(max_new * sizeof(*r->out));
+	if (!r->prompt || !r->out) {
+		serve_req_free(r);
+		return NULL;
+	}
+	memcpy(r->prompt, prompt, n * sizeof(*prompt));
+	return r;
+}
+
+void serve_req_free(struct serve_req *r)
+{
+	if (!r)
+		return;
+	if (r->kv)
+		pim_kvcache_free(r->kv);
+	free(r->prompt);
+	free(r->out);
+	free(r);
+}
