@@ -31,3 +31,29 @@ $(BUILD)/tests/daemon/%.o: CFLAGS += -Wno-unused-parameter
 tests/daemon/host-test.sh: $(PIMD) $(PIMD_TEST)
 
 HOST_TESTS	+= tests/daemon/host-test.sh
+
+# ---- system integration (data/) ----
+
+BINDIR		?= $(PREFIX)/bin
+UNITDIR		?= $(PREFIX)/lib/systemd/system
+UDEVRULESDIR	?= $(PREFIX)/lib/udev/rules.d
+SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
+DBUSPOLICYDIR	?= $(PREFIX)/share/dbus-1/system.d
+DBUSSERVICEDIR	?= $(PREFIX)/share/dbus-1/system-services
+.PHONY: install-pimd
+install-pimd: $(PIMD)
+	install -D -m 0755 $(PIMD) $(DESTDIR)$(BINDIR)/pimd
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|@BINDIR@|$(BINDIR)|' data/systemd/pimd.service.in \
+		> $(DESTDIR)$(UNITDIR)/pimd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/pimd.service
+	install -D -m 0644 data/udev/70-pim.rules \
+		$(DESTDIR)$(UDEVRULESDIR)/70-pim.rules
+	install -D -m 0644 data/sysusers.d/pim.conf \
+		$(DESTDIR)$(SYSUSERSDIR)/pim.conf
+	install -D -m 0644 data/dbus/org.l3pim.Pim1.conf \
+		$(DESTDIR)$(DBUSPOLICYDIR)/org.l3pim.Pim1.conf
+	install -D -m 0644 data/dbus/org.l3pim.Pim1.service \
+		$(DESTDIR)$(DBUSSERVICEDIR)/org.l3pim.Pim1.service
+
+INSTALL_TARGETS	+= install-pimd
