@@ -296,7 +296,8 @@ struct pim_req *pim_req_new(struct pim_file *pf, const struct pim_cmd *cmd,
 	struct pim_req *req;
 	int ret;
 
-	req = kzalloc(struct_size(req, tasks, nr_tasks), GFP_KERNEL_ACCOUNT);
+	/* Fixed size and bounded by queue depths: not charged to memcg. */
+	req = kzalloc(struct_size(req, tasks, nr_tasks), GFP_KERNEL);
 	if (!req)
 		return NULL;
 	req->pf = pf;
@@ -418,10 +419,31 @@ static void pim_req_account(struct pim_req *req)
 			   req->cqe.res, req->cqe.device_ns);
 }
 
-/* Commands that complete at submit: rejected ones and NOP. */
+/* Commands rejected at submit complete there. */
 bool pim_req_is_inline(const struct pim_req *req)
 {
-	return req->early || req->cmd.opcode == PIM_OP_NOP;
+	return req->early;
+}
+
+/*
+ * A well-formed NOP has nothing to run or order: sync and io_uring callers
+ * complete it at once, without a request. Queues keep their order and take
+ * the normal path.
+ */
+bool pim_cmd_nop(struct pim_file *pf, const struct pim_cmd *cmd,
+		 enum pim_xport xport, struct pim_cqe *cqe)
+{
+	struct pim_device *pdev = pf->pdev;
+
+	if (cmd->opcode != PIM_OP_NOP || cmd->flags || cmd->rsvd0 ||
+	    cmd->rsvd1 || !pim_zero(cmd->args, sizeof(cmd->args)))
+		return false;
+	memset(cqe, 0, sizeof(*cqe));
+	cqe->user_data = cmd->user_data;
+	atomic64_inc(&pdev->commands);
+	trace_pim_submit(pdev->id, xport, PIM_OP_NOP, cmd->user_data);
+	trace_pim_complete(pdev->id, PIM_OP_NOP, cmd->user_data, 0, 0);
+	return true;
 }
 
 void pim_req_run_inline(struct pim_req *req, struct pim_cqe *cqe)

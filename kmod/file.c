@@ -166,6 +166,8 @@ static long pim_ioctl_submit(struct pim_file *pf, struct pim_sync __user *arg)
 
 	if (copy_from_user(&cmd, &arg->cmd, sizeof(cmd)))
 		return -EFAULT;
+	if (pim_cmd_nop(pf, &cmd, PIM_XPORT_SYNC, &cqe))
+		goto out;
 	req = pim_req_new(pf, &cmd, PIM_XPORT_SYNC);
 	if (!req)
 		return -ENOMEM;
@@ -183,6 +185,7 @@ static long pim_ioctl_submit(struct pim_file *pf, struct pim_sync __user *arg)
 		cqe = req->cqe;
 		pim_req_put(req);
 	}
+out:
 	if (copy_to_user(&arg->cqe, &cqe, sizeof(cqe)))
 		return -EFAULT;
 	return cqe.res;

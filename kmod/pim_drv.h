@@ -219,6 +219,8 @@ void pim_kv_drop(struct pim_file *pf, u32 handle);
 /* cmd.c: the one submit path */
 struct pim_req *pim_req_new(struct pim_file *pf, const struct pim_cmd *cmd,
 			    enum pim_xport xport);
+bool pim_cmd_nop(struct pim_file *pf, const struct pim_cmd *cmd,
+		 enum pim_xport xport, struct pim_cqe *cqe);
 bool pim_req_is_inline(const struct pim_req *req);
 void pim_req_run_inline(struct pim_req *req, struct pim_cqe *cqe);
 void pim_req_submit(struct pim_req *req, struct pim_stream *st);

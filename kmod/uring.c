@@ -4,7 +4,8 @@
  * in a 128-byte SQE and the completion carries the modeled device time in
  * the second half of a 32-byte CQE, so rings without SQE128 and CQE32 are
  * refused. Commands of one file run in submission order (NOP completes at
- * once); results are copied out from task work in the submitting task.
+ * once, inline); results are copied out from task work in the submitting
+ * task.
  */
 #include <linux/build_bug.h>
 #include <linux/fs.h>
@@ -58,6 +59,8 @@ int pim_uring_cmd(struct io_uring_cmd *ioucmd, unsigned int issue_flags)
 		return -EOPNOTSUPP;
 	/* The SQE is shared with userspace: read it exactly once. */
 	memcpy(&cmd, pim_iou_payload(ioucmd), sizeof(cmd));
+	if (pim_cmd_nop(pf, &cmd, PIM_XPORT_URING, &cqe))
+		return 0;
 	req = pim_req_new(pf, &cmd, PIM_XPORT_URING);
 	if (!req)
 		return -ENOMEM;
