@@ -23,9 +23,10 @@ options:
   --memmap SIZE\$BASE  reserve guest RAM with memmap=SIZE\$BASE; the guest
                       gets PIM_BACKING=memmap, PIM_REGION_BASE/SIZE (hex)
   --cpu MODEL         QEMU CPU model (default: QEMU's; max,-erms for AVX2)
-  --mem SIZE          guest RAM (default 2G)
+  --mem SIZE          guest RAM (default 2G; a bare number is MiB)
   --smp N             guest CPUs (default 2)
-  --timeout SEC       kill the guest after SEC seconds (default 600)
+  --timeout SEC       kill the guest after SEC seconds (default 600, none
+                      with --shell)
   --suite-timeout SEC per-suite limit inside the guest (default 300)
   --append ARGS       extra kernel command line
   --env NAME=VALUE    set a variable in the guest (PIM_* of the caller's
@@ -51,7 +52,7 @@ memmap=
 cpu=
 mem=2G
 smp=2
-timeout_s=600
+timeout_s=
 suite_timeout=300
 append=
 envs=()
@@ -97,11 +98,15 @@ if [ -n "$shell" ]; then
 	fi
 fi
 [ -n "$mode" ] || { usage >&2; exit 125; }
+if [ -z "$timeout_s" ] && [ -z "$shell" ]; then
+	timeout_s=600
+fi
 
-# memparse-like: decimal or 0x number, optional K/M/G/T suffix.
+# memparse-like: decimal or 0x number, optional K/M/G/T suffix; a bare
+# number is multiplied by $2 (default 1).
 to_bytes()
 {
-	local n=$1 mul=1
+	local n=$1 mul=${2:-1}
 
 	case "$n" in
 	*[kK]) mul=$((1 << 10)); n=${n%?} ;;
@@ -119,12 +124,20 @@ is_uint()
 }
 
 is_uint "$smp" || die "--smp '$smp': not a positive number"
-is_uint "$timeout_s" || die "--timeout '$timeout_s': not a positive number"
+if [ -n "$timeout_s" ] && ! is_uint "$timeout_s"; then
+	die "--timeout '$timeout_s': not a positive number"
+fi
 is_uint "$suite_timeout" ||
 	die "--suite-timeout '$suite_timeout': not a positive number"
-if ! mem_b=$(to_bytes "$mem") || [ "$mem_b" -eq 0 ]; then
-	die "--mem '$mem': not a size"
+# QEMU reads a bare -m number as MiB.
+if ! mem_b=$(to_bytes "$mem" $((1 << 20))) || [ "$mem_b" -lt $((1 << 27)) ]
+then
+	die "--mem '$mem': not a size of at least 128M"
 fi
+for e in ${envs[@]+"${envs[@]}"}; do
+	[[ "$e" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] ||
+		die "--env '$e': want NAME=VALUE"
+done
 
 region_env=()
 if [ -n "$memmap" ]; then
@@ -196,14 +209,13 @@ run=$(mktemp -d "$vmdir/runs/XXXXXX") || die "cannot create a run directory"
 	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	echo "export HOME=/root LC_ALL=C.UTF-8"
 	[ -n "${KVER:-}" ] && printf 'export KVER=%q\n' "$KVER"
-	while IFS='=' read -r name _; do
-		printf 'export %s=%q\n' "$name" "${!name}"
-	done < <(env | grep -E '^PIM_[A-Za-z0-9_]*=' || true)
+	for name in $(compgen -e); do
+		[[ "$name" == PIM_* ]] &&
+			printf 'export %s=%q\n' "$name" "${!name}"
+	done
 	echo "unset PIM_REGION_BASE PIM_REGION_SIZE"
 	for e in "PIM_TOP=$top" "PIM_CPU=${cpu:-default}" "${region_env[@]}" \
 		 ${envs[@]+"${envs[@]}"}; do
-		[[ "$e" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] ||
-			die "--env '$e': want NAME=VALUE"
 		printf 'export %s=%q\n' "${e%%=*}" "${e#*=}"
 	done
 	printf 'VM_MODE=%q\n' "$mode"
@@ -219,7 +231,7 @@ run=$(mktemp -d "$vmdir/runs/XXXXXX") || die "cannot create a run directory"
 
 # shellcheck disable=SC2054 # commas belong to QEMU's option syntax
 qemu=(qemu-system-x86_64 -accel tcg -nodefaults -nographic -no-reboot
-      -net none -smp "$smp" -m "$mem"
+      -net none -smp "$smp" -m "$((mem_b >> 20))M"
       -bios /usr/share/qemu/qboot.rom -kernel "$vmlinux" -initrd "$initrd"
       -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
       -virtfs "local,path=$run,mount_tag=vmout,security_model=none"
@@ -230,7 +242,11 @@ qemu=(qemu-system-x86_64 -accel tcg -nodefaults -nographic -no-reboot
 
 if [ -n "$shell" ]; then
 	# QEMU puts the terminal in raw mode: ^C goes to the guest.
-	timeout --foreground "$timeout_s" "${qemu[@]}"
+	if [ -n "$timeout_s" ]; then
+		timeout --foreground "$timeout_s" "${qemu[@]}"
+	else
+		"${qemu[@]}"
+	fi
 	qrc=$?
 	stty sane
 else
