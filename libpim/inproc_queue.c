@@ -153,14 +153,15 @@ static int iq_reap(struct pim_queue *q, struct pim_cqe *out, unsigned int nr,
 	unsigned int n = 0;
 	eventfd_t cnt;
 
-	/* Clear the eventfd before looking, so no completion goes unseen. */
-	eventfd_read(iq->efd, &cnt);
 	pthread_mutex_lock(&iq->lock);
 	while (wait && iq->cq_head == iq->cq_tail)
 		pthread_cond_wait(&iq->cq_cond, &iq->lock);
 	while (n < nr && iq->cq_head != iq->cq_tail)
 		out[n++] = iq->cq[iq->cq_head++ & iq->mask];
-	if (iq->cq_head != iq->cq_tail)
+	/* Completions are posted under the lock: the fd can be exact. */
+	if (iq->cq_head == iq->cq_tail)
+		eventfd_read(iq->efd, &cnt);
+	else
 		eventfd_write(iq->efd, 1);
 	pthread_mutex_unlock(&iq->lock);
 	return n;

@@ -112,12 +112,8 @@ static int uring_reap(struct pim_queue *q, struct pim_cqe *out,
 	struct uring_queue *u = q->priv;
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0;
-	uint64_t cnt;
+	eventfd_t cnt;
 
-	/* Clear the eventfd before looking, so no completion goes unseen. */
-	if (u->efd >= 0 && read(u->efd, &cnt, sizeof(cnt)) < 0 &&
-	    errno != EAGAIN)
-		return -errno;
 	if (wait && !io_uring_cq_ready(&u->ring)) {
 		int ret = io_uring_wait_cqe(&u->ring, &cqe);
 
@@ -135,9 +131,16 @@ static int uring_reap(struct pim_queue *q, struct pim_cqe *out,
 		n++;
 	}
 	io_uring_cq_advance(&u->ring, n);
-	/* Completions left behind keep the fd readable. */
-	if (u->efd >= 0 && io_uring_cq_ready(&u->ring))
-		eventfd_write(u->efd, 1);
+	/*
+	 * Readable exactly while completions wait: clear it when none do,
+	 * then look again, for one posted while it was being cleared.
+	 */
+	if (u->efd >= 0) {
+		if (!io_uring_cq_ready(&u->ring))
+			eventfd_read(u->efd, &cnt);
+		if (io_uring_cq_ready(&u->ring))
+			eventfd_write(u->efd, 1);
+	}
 	return n;
 }
 
