@@ -18,6 +18,8 @@ $(BUILD)/man/pimctl.1: man/pimctl.1.scd
 	scdoc < $< > $@
 
 USER_BINS	+= $(PIMCTL) $(BUILD)/man/pimctl.1
+HOST_TESTS	+= tests/libpim/pimctl.sh
+tests/libpim/pimctl.sh: $(PIMCTL)
 VM_DEPS		+= $(PIMCTL)
 
 .PHONY: install-pimctl
