@@ -196,15 +196,20 @@ static __always_inline void ATTN_FN(kpass)(struct pim_attn_unit *u,
 				}
 				acc[0] = (a0 + a1) + (a2 + a3);
 			} else {
+#pragma GCC unroll 16
 				for (g = 0; g < G; g++)
 					acc[g] = zero;
-				for (j = 0; j < 4 * kb; j++, p += 16) {
+				const v8f *qj = qv;
+
+				for (j = 0; j < 4 * kb; j++, p += 16, qj += G) {
 					v8f x = ATTN_FN(load)(p, bf16);
 
+#pragma GCC unroll 16
 					for (g = 0; g < G; g++)
-						acc[g] += x * qv[j * G + g];
+						acc[g] += x * qj[g];
 				}
 			}
+#pragma GCC unroll 16
 			for (g = 0; g < G; g++)
 				for (i = 0; i < u->heads; i++)
 					sc[(i * G + g) * u->cpad + t - lo] =
@@ -215,38 +220,83 @@ static __always_inline void ATTN_FN(kpass)(struct pim_attn_unit *u,
 	}
 }
 
-/* Context phase of tokens [lo, lo + n) of V row-set rs. */
+/*
+ * Bank PUs in accumulator mode over the bursts q = q0, q0 + qstep, ... of
+ * one bank, all part j: ne elements from e0 on, for each of the G q heads,
+ * with the accumulators in registers.
+ */
+static __always_inline void ATTN_FN(vrun)(struct pim_attn_unit *u,
+					  const u8 *p, u32 pstep, u32 q,
+					  u32 qstep, u32 qhi, u32 lo, u32 j,
+					  u32 e0, const u32 ne, const u32 G,
+					  const bool bf16)
+{
+	v8f *acc = (v8f *)(pim_attn_data(u) + u->off_acc);
+	const v8f *pv = (const v8f *)(pim_attn_data(u) + u->off_pv);
+	v8f a[8];
+	u32 g, e;
+
+#pragma GCC unroll 8
+	for (g = 0; g < G; g++)
+#pragma GCC unroll 4
+		for (e = 0; e < ne; e++)
+			a[g * ne + e] = acc[(g * u->kb + j) * 4 + e0 + e];
+	for (; q < qhi; q += qstep, p += pstep) {
+		const v8f *w = pv + (q / u->kb - lo) * G;
+
+#pragma GCC unroll 4
+		for (e = 0; e < ne; e++) {
+			v8f x = ATTN_FN(load)(p + 16 * (e0 + e), bf16);
+
+#pragma GCC unroll 8
+			for (g = 0; g < G; g++)
+				a[g * ne + e] += w[g] * x;
+		}
+	}
+#pragma GCC unroll 8
+	for (g = 0; g < G; g++)
+#pragma GCC unroll 4
+		for (e = 0; e < ne; e++)
+			acc[(g * u->kb + j) * 4 + e0 + e] = a[g * ne + e];
+}
+
+/*
+ * Context phase of tokens [lo, lo + n) of V row-set rs, bank after bank.
+ * When kb divides the banks or the banks divide kb, a bank's bursts cycle
+ * through kb / nbanks parts ("phases"), so each phase runs with its
+ * accumulators in registers; otherwise they stay in memory. Either way
+ * every accumulator sums its bursts in the same order.
+ */
 static __always_inline void ATTN_FN(vpass)(struct pim_attn_unit *u,
 					   const u8 *rs, u32 lo, u32 n,
 					   const u32 G, const bool bf16)
 {
 	v8f *acc = (v8f *)(pim_attn_data(u) + u->off_acc);
 	const v8f *pv = (const v8f *)(pim_attn_data(u) + u->off_pv);
-	u32 kb = u->kb, nb = u->nbanks, b, s, q, t, j, e, g;
+	u32 kb = u->kb, nb = u->nbanks, b, s, q, t, j, e, g, ph, period;
 	u32 qlo = lo * kb, qhi = (lo + n) * kb;
+	const u32 ne = G == 1 || G == 2 ? 4 : G == 4 ? 2 : 1;
+	const u8 *row;
 
+	if (G <= 8 && !(G & (G - 1)) && (!(nb % kb) || !(kb % nb))) {
+		period = kb > nb ? kb / nb : 1;
+		for (b = 0; b < nb; b++) {
+			row = rs + (u64)b * u->bpr * 64;
+			for (ph = 0; ph < period; ph++) {
+				s = ATTN_FN(first_slot)(qlo, b, nb);
+				s += (ph + period - s % period) % period;
+				q = s * nb + b;
+				for (e = 0; e < 4; e += ne)
+					ATTN_FN(vrun)(u, row + s * 64,
+						      period * 64, q,
+						      period * nb, qhi, lo,
+						      q % kb, e, ne, G, bf16);
+			}
+		}
+		return;
+	}
 	for (b = 0; b < nb; b++) {
 		s = ATTN_FN(first_slot)(qlo, b, nb);
-		if (G == 1 && !(nb % kb)) {
-			/* Every burst of this bank is part j = b % kb. */
-			v8f *a = acc + (b % kb) * 4;
-			v8f a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
-
-			for (; (q = s * nb + b) < qhi; s++) {
-				const u8 *p = rs + ((u64)b * u->bpr + s) * 64;
-				v8f w = pv[q / kb - lo];
-
-				a0 += w * ATTN_FN(load)(p, bf16);
-				a1 += w * ATTN_FN(load)(p + 16, bf16);
-				a2 += w * ATTN_FN(load)(p + 32, bf16);
-				a3 += w * ATTN_FN(load)(p + 48, bf16);
-			}
-			a[0] = a0;
-			a[1] = a1;
-			a[2] = a2;
-			a[3] = a3;
-			continue;
-		}
 		for (; (q = s * nb + b) < qhi; s++) {
 			const u8 *p = rs + ((u64)b * u->bpr + s) * 64;
 			const v8f *w = pv + (q / kb - lo) * G;
