@@ -216,6 +216,11 @@ int pim_kv_publish(struct pim_file *pf, struct pim_kvobj *kvo);
 int pim_kv_unpublish(struct pim_file *pf, struct pim_kvobj *kvo);
 void pim_kv_drop(struct pim_file *pf, u32 handle);
 
+/* prep.c */
+int pim_req_prep(struct pim_req *req);
+bool pim_cmd_is_nop(const struct pim_cmd *c);
+bool pim_raw_allowed(void);
+
 /* cmd.c: the one submit path */
 struct pim_req *pim_req_new(struct pim_file *pf, const struct pim_cmd *cmd,
 			    enum pim_xport xport);
@@ -229,7 +234,6 @@ void pim_req_put(struct pim_req *req);
 void pim_req_task_done(struct pim_req *req, int err);
 bool pim_req_cancelled(const struct pim_req *req);
 void pim_stream_init(struct pim_stream *st, bool ordered);
-bool pim_raw_allowed(void);
 
 /* exec.c */
 int pim_lanes_init(struct pim_device *pdev);

@@ -190,7 +190,9 @@ void pim_queue_deliver(struct pim_req *req)
 	list_add_tail(&req->node, &q->done);
 	spin_unlock(&q->done_lock);
 	atomic_inc(&pf->nr_ready);
-	wake_up_all(&pf->poll_wq);
+	/* Orders the list and count above before the check for sleepers. */
+	if (wq_has_sleeper(&pf->poll_wq))
+		wake_up_all(&pf->poll_wq);
 }
 
 static bool pim_queue_reapable(struct pim_queue *q)
