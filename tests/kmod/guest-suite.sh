@@ -39,7 +39,7 @@ not_ok() {
 check() {
 	desc=$1
 	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+	if "$@"; then ok "$desc"; else not_ok "$desc"; return 1; fi
 }
 
 # Every program started here is an exec over 9p under TCG (about half a
@@ -211,7 +211,24 @@ if [ "$backing" = memmap ]; then
 fi
 klog_clean "insmod"
 
-for prog in test_basic test_kv test_attn test_queue test_uring test_procs; do
+# Tracepoints on submit and complete, recorded while test_basic runs.
+tr=/sys/kernel/tracing
+[ -d $tr/events ] || mount -t tracefs nodev $tr 2>/dev/null
+if check "tracepoints pim:pim_submit and pim:pim_complete exist" \
+	test -d $tr/events/pim/pim_submit -a -d $tr/events/pim/pim_complete
+then
+	echo >$tr/trace
+	echo 1 >$tr/events/pim/enable
+	run_prog test_basic
+	echo 0 >$tr/events/pim/enable
+	check "trace holds pim_submit and pim_complete events" \
+		sh -c "grep -q ' pim_submit:' $tr/trace && grep -q ' pim_complete:' $tr/trace"
+	echo >$tr/trace
+else
+	run_prog test_basic
+fi
+
+for prog in test_kv test_attn test_queue test_uring test_procs; do
 	run_prog "$prog"
 done
 

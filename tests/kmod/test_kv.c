@@ -341,7 +341,7 @@ static void test_handles(struct pimt_dev *d)
 	uint16_t k[2 * 32 * 8] = { 0 }, v[2 * 32 * 8] = { 0 };
 	struct pim_attn_job job = { 0 };
 	float q[64], out[64];
-	int fd2 = pimt_reopen(d);
+	int fd2 = pimt_reopen(d), fd3;
 	int h, h2, ret, i;
 
 	/* Several in fd2, so its last handle differs from h in a per-file IDR. */
@@ -394,9 +394,15 @@ static void test_handles(struct pimt_dev *d)
 	tap_ok(ret == -ENOENT, "append to a freed handle: %d (want -ENOENT)",
 	       ret);
 
+	/* Objects belong to the open file, not to one descriptor of it. */
+	fd3 = dup(fd2);
 	close(fd2);
+	tap_ok(pimt_kv_read(fd3, h2, 0, 0, 1, k, v) == 0 &&
+	       info_free(d) < d->info.capacity,
+	       "closing one of two descriptors of a file keeps its KV caches");
+	close(fd3);
 	tap_ok(pimt_wait_all_free(d, 5000),
-	       "closing a file frees its KV caches (free = capacity)");
+	       "closing the file frees its KV caches (free = capacity)");
 }
 
 static void test_capacity(struct pimt_dev *d)

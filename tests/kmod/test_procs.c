@@ -152,6 +152,25 @@ static void test_clients(struct pimt_dev *d)
 	       "all clients' KV caches freed at exit");
 }
 
+/* A forked child shares the open file, and with it the parent's handles. */
+static void test_inherited(struct pimt_dev *d)
+{
+	struct pim_kv_alloc s = pimt_shape(1, 2, 2, 32, PIM_DTYPE_FP16, 4);
+	uint16_t k[2 * 32] = { 0 }, v[2 * 32] = { 0 };
+	int h = pimt_kv_alloc(d->fd, &s), status = -1;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0)
+		_exit(pimt_kv_append(d->fd, h, 0, 0, 1, k, v, 0) ? 1 : 0);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	tap_ok(h > 0 && status == 0 && pimt_kv_read(d->fd, h, 0, 0, 1, k, v) == 0,
+	       "a forked child appends through the inherited file (status 0x%x)",
+	       status);
+	pimt_kv_free(d->fd, h);
+}
+
 enum transport { T_SYNC, T_QUEUE, T_URING };
 static const char *const tname[] = { "sync ioctl", "ioctl queue",
 				     "io_uring" };
@@ -358,6 +377,7 @@ int main(void)
 
 	pimt_open(&d);
 	test_clients(&d);
+	test_inherited(&d);
 	test_sigkill(&d, T_SYNC);
 	test_sigkill(&d, T_QUEUE);
 	test_sigkill(&d, T_URING);
