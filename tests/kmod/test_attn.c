@@ -25,7 +25,7 @@ static uint64_t seed = 0x2545f4914f6cdd1dULL;
 struct twin {
 	struct pim_kv_alloc s;
 	int h;
-	uint16_t **k, **v;	/* per layer: max_tokens x kv_heads x head_dim */
+	uint16_t **k, **v;	/* per layer: tokens x kv_heads x head_dim */
 	uint32_t *len;
 	struct pim_dm dm;
 	void *dm_state, *dm_mem;
@@ -350,7 +350,7 @@ static void test_attn_errors(struct pimt_dev *d)
 	       ret);
 	tap_ok(!memcmp(out[0], sentinel, sizeof(sentinel)),
 	       "a bad second job leaves the first job's output untouched");
-	/* Within max_tokens but past the layer's length: caught before any runs. */
+	/* Within max_tokens, past the layer's length: caught before any run. */
 	j[1].ctx_len = 1;
 	j[1].layer = 1;
 	memcpy(out[0], sentinel, sizeof(sentinel));

@@ -103,7 +103,8 @@ static void test_alloc_placement(struct pimt_dev *d)
 	const struct pim_geometry *g = &d->info.geom;
 	uint32_t ranks = g->channels * g->dimms_per_channel * g->ranks_per_dimm;
 	uint32_t layers = 2 * g->ranksets, l;
-	struct pim_kv_alloc s = pimt_shape(layers, 8, 4, 64, PIM_DTYPE_BF16, 64);
+	struct pim_kv_alloc s = pimt_shape(layers, 8, 4, 64, PIM_DTYPE_BF16,
+					   64);
 	struct pim_kv_place *p = calloc(layers, sizeof(*p));
 	uint64_t before = info_free(d);
 	int h, ok = 1, n;
@@ -181,7 +182,8 @@ static void roundtrip(struct pimt_dev *d, uint8_t dtype, const uint8_t *flags,
 		memset(rk, 0xee, tok * 300);
 		memset(rv, 0xee, tok * 300);
 		ret = pimt_kv_read(d->fd, h, l, 0, 300, rk, rv);
-		if (ret || memcmp(k, rk, tok * 300) || memcmp(v, rv, tok * 300)) {
+		if (ret || memcmp(k, rk, tok * 300) ||
+		    memcmp(v, rv, tok * 300)) {
 			tap_diag("layer %u read: %d or data differ", l, ret);
 			ok = 0;
 		}
@@ -344,7 +346,7 @@ static void test_handles(struct pimt_dev *d)
 	int fd2 = pimt_reopen(d), fd3;
 	int h, h2, ret, i;
 
-	/* Several in fd2, so its last handle differs from h in a per-file IDR. */
+	/* Several in fd2, so its last handle differs from h (per-file IDR). */
 	for (i = 0; i < 4; i++)
 		h2 = pimt_kv_alloc(fd2, &s);
 	h = pimt_kv_alloc(d->fd, &s);
@@ -358,7 +360,7 @@ static void test_handles(struct pimt_dev *d)
 	ret = pimt_kv_free(d->fd, 0);
 	tap_ok(ret == -ENOENT, "free handle 0: %d (want -ENOENT)", ret);
 
-	/* The same number may be live in both files; then nothing is foreign. */
+	/* The same number may be live in both files: then none is foreign. */
 	if (h2 != h) {
 		ret = pimt_kv_append(d->fd, h2, 0, 1, 1, k, v, 0);
 		tap_ok(ret == -ENOENT, "append to another file's handle: %d (want -ENOENT)",
@@ -378,7 +380,7 @@ static void test_handles(struct pimt_dev *d)
 		tap_ok(ret == -ENOENT, "free another file's handle: %d (want -ENOENT)",
 		       ret);
 	} else {
-		tap_skip("per-file handles coincide (%d); foreign-name checks need distinct numbers",
+		tap_skip("handle %d is live in both files; foreign checks need distinct numbers",
 			 h);
 		tap_skip("see above");
 		tap_skip("see above");

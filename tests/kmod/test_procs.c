@@ -165,7 +165,8 @@ static void test_inherited(struct pimt_dev *d)
 		_exit(pimt_kv_append(d->fd, h, 0, 0, 1, k, v, 0) ? 1 : 0);
 	if (pid > 0)
 		waitpid(pid, &status, 0);
-	tap_ok(h > 0 && status == 0 && pimt_kv_read(d->fd, h, 0, 0, 1, k, v) == 0,
+	tap_ok(h > 0 && status == 0 &&
+	       pimt_kv_read(d->fd, h, 0, 0, 1, k, v) == 0,
 	       "a forked child appends through the inherited file (status 0x%x)",
 	       status);
 	pimt_kv_free(d->fd, h);
@@ -208,10 +209,10 @@ static void victim(const struct pimt_dev *d, enum transport t, int ready)
 		if (ioctl(fd, PIM_IOC_QUEUE_SUBMIT, &io) != 64)
 			_exit(3);
 	} else if (t == T_URING) {
+		unsigned int big = IORING_SETUP_SQE128 | IORING_SETUP_CQE32;
 		static struct io_uring r;
 
-		if (io_uring_queue_init(64, &r,
-					IORING_SETUP_SQE128 | IORING_SETUP_CQE32))
+		if (io_uring_queue_init(64, &r, big))
 			_exit(4);
 		for (i = 0; i < 64; i++) {
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&r);

@@ -334,7 +334,7 @@ static void test_fence(struct pimt_dev *d, struct heavy *hv)
 			last_attn = i;
 	}
 	tap_ok(ret == 8 && fence_at > last_attn,
-	       "FENCE completes after the 3 attention commands before it (at %d, last attention %d)",
+	       "FENCE completes after the 3 attention commands before it (at %d, last %d)",
 	       fence_at, last_attn);
 	memset(&c[0], 0, sizeof(c[0]));
 	c[0].opcode = PIM_OP_FENCE;
