@@ -17,11 +17,11 @@ out=/run/vm
 # Kernel messages that fail a run.
 KLOG_BAD='WARNING:|BUG:|Oops:|KASAN|UBSAN|kmemleak|lockdep|possible recursive locking|circular locking|hung_task|blocked for more than|general protection|Call Trace'
 
-# Every kernel message, from boot on, goes to the host's run directory;
+# Every kernel message, from boot on, goes to the host's run directory.
 # /dev/kmsg readers keep their own position, so a test that clears the
-# ring buffer (dmesg -C) cannot hide a warning from the scan.
-# A reader that falls behind a flood gets EPIPE and cat quits: reopen,
-# which resumes at the oldest record still there, i.e. right after the gap.
+# ring buffer (dmesg -C) cannot hide a warning from the scan. A reader that
+# falls behind a flood gets EPIPE and cat quits: reopening resumes at the
+# oldest record still there, right after the gap.
 klog=$out/kmsg.log
 (
 	trap 'kill "$cat_pid" 2>/dev/null; exit 0' TERM
@@ -84,20 +84,17 @@ echo 60 >/proc/sys/kernel/hung_task_timeout_secs
 
 cd "$VM_CWD" 2>/dev/null || cd "$PIM_TOP" || exit 1
 
-if [ -n "${VM_TTY:-}" ]; then
-	# Interactive: the host's terminal on ttyS1, cooked, with its size;
-	# setsid -c makes it the controlling terminal for job control.
-	read -r rows cols term <<<"$VM_TTY"
-	stty -F /dev/ttyS1 sane rows "$rows" cols "$cols"
-	TERM=$term setsid -c -w "${VM_ITEMS[@]}" <>/dev/ttyS1 >&0 2>&0
-	rc=$?
-	scan "after the command" >&2
-	finish "$rc"
-	exit 0
-fi
-
 if [ "$VM_MODE" = command ]; then
-	"${VM_ITEMS[@]}" </dev/null
+	if [ -n "${VM_TTY:-}" ]; then
+		# --shell: the host's terminal on ttyS1, cooked, with its
+		# size; setsid -c makes it the controlling terminal.
+		read -r rows cols term <<<"$VM_TTY"
+		stty -F /dev/ttyS1 sane rows "$rows" cols "$cols"
+		TERM=$term setsid -c -w "${VM_ITEMS[@]}" \
+			<>/dev/ttyS1 >&0 2>&0
+	else
+		"${VM_ITEMS[@]}" </dev/null
+	fi
 	rc=$?
 	scan "after the command" >&2
 	finish "$rc"
