@@ -239,16 +239,19 @@ static void pim_req_complete(struct pim_req *req)
 }
 
 /*
- * Nobody will take the result: the file is being released, or the task
- * that waits for it (sync caller, io_uring submitter) is dying.
+ * Nobody will take the result: the file is being released, its queue is
+ * being destroyed, or the task that waits for it (sync caller, io_uring
+ * submitter) is dying.
  */
 bool pim_req_cancelled(const struct pim_req *req)
 {
 	struct task_struct *p = req->owner;
 
-	return READ_ONCE(req->pf->dying) ||
-	       (p && (READ_ONCE(p->flags) & PF_EXITING ||
-		      fatal_signal_pending(p)));
+	if (READ_ONCE(req->pf->dying))
+		return true;
+	if (req->xport == PIM_XPORT_QUEUE)
+		return READ_ONCE(req->queue->dead);
+	return READ_ONCE(p->flags) & PF_EXITING || fatal_signal_pending(p);
 }
 
 /* Lanes call this as each rank task ends. */
