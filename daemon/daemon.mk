@@ -57,3 +57,6 @@ install-pimd: $(PIMD)
 		$(DESTDIR)$(DBUSSERVICEDIR)/org.l3pim.Pim1.service
 
 INSTALL_TARGETS	+= install-pimd
+
+VM_DEPS		+= $(PIMD) $(PIMD_TEST)
+VM_SUITES	+= tests/daemon/guest-suite.sh
