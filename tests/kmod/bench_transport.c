@@ -5,11 +5,14 @@
  * no-op ioctl (PIM_IOC_GET_INFO), plus batched submission of 64 commands
  * per io_uring_enter against one-by-one ioctls.
  *
- * Prints `bench <name> <value> <unit>` lines. Each figure is the median of
- * BENCH_REPS runs of BENCH_ITERS operations (environment, defaults 5 and
- * 2000) after a warm-up run.
+ * Prints `bench <name> <value> <unit>` lines. Each round measures every
+ * figure over BENCH_ITERS commands, one after the other; a figure is the
+ * median over BENCH_REPS rounds (environment, defaults 1000 and 9), and a
+ * ratio the median of its per-round ratios, so load drift on a shared
+ * host cancels out.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +150,52 @@ static int op_uring_batch(struct ctx *c)
 	return ring_reap(c, BATCH);
 }
 
+static int op_uring_nop_batch(struct ctx *c)
+{
+	int i;
+
+	for (i = 0; i < BATCH; i++)
+		io_uring_prep_nop(io_uring_get_sqe(&c->ring));
+	return ring_reap(c, BATCH);
+}
+
+/* The figures, in the order each round measures them. */
+enum {
+	F_GETINFO, F_IOCTL, F_QUEUE, F_QUEUE64, F_UNOP, F_UNOP64, F_UCMD,
+	F_UCMD64, NR_FIG
+};
+
+static const struct figure {
+	const char *name;
+	op_fn op;
+	bool batch;
+} fig[NR_FIG] = {
+	[F_GETINFO]	= { "ioctl-getinfo", op_getinfo, false },
+	[F_IOCTL]	= { "ioctl-nop", op_ioctl_nop, false },
+	[F_QUEUE]	= { "queue-nop", op_queue_nop, false },
+	[F_QUEUE64]	= { "queue-batch64-nop", op_queue_batch, true },
+	[F_UNOP]	= { "uring-nop", op_uring_nop, false },
+	[F_UNOP64]	= { "uring-batch64-nop", op_uring_nop_batch, true },
+	[F_UCMD]	= { "uring-cmd-nop", op_uring_cmd, false },
+	[F_UCMD64]	= { "uring-cmd-batch64-nop", op_uring_batch, true },
+};
+
+/* Ratios, each taken within one round so that load drift cancels. */
+static const struct ratio {
+	const char *name;
+	int num, den;
+} ratio[] = {
+	{ "ioctl-nop-vs-getinfo", F_IOCTL, F_GETINFO },
+	{ "queue-nop-vs-ioctl", F_QUEUE, F_IOCTL },
+	{ "uring-cmd-vs-nop", F_UCMD, F_UNOP },
+	{ "uring-cmd-batch64-vs-nop-batch64", F_UCMD64, F_UNOP64 },
+	/* throughput ratios: one-by-one time over batched time */
+	{ "uring-batch64-vs-ioctl", F_IOCTL, F_UCMD64 },
+	{ "queue-batch64-vs-ioctl", F_IOCTL, F_QUEUE64 },
+};
+
+#define NR_RATIO	(sizeof(ratio) / sizeof(ratio[0]))
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -154,27 +203,28 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Median over reps of the wall time per command, in ns. */
-static double measure(struct ctx *c, op_fn op, int iters, int reps,
-		      const char *name)
+static double median(double *v, int n)
 {
-	double t[MAX_REPS], t0;
-	int r, i, n, done;
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
-	for (r = -1; r < reps; r++) {	/* r = -1 warms up */
-		done = 0;
-		t0 = now_ns();
-		for (i = 0; i < iters; i++) {
-			n = op(c);
-			if (n < 0)
-				die(name, n);
-			done += n;
-		}
-		if (r >= 0)
-			t[r] = (now_ns() - t0) / done;
+/* Wall time per command over iters operations, in ns. */
+static double measure(struct ctx *c, const struct figure *f, int iters)
+{
+	int i, n, done = 0;
+	double t0;
+
+	if (f->batch)
+		iters = (iters + BATCH - 1) / BATCH;
+	t0 = now_ns();
+	for (i = 0; i < iters; i++) {
+		n = f->op(c);
+		if (n < 0)
+			die(f->name, n);
+		done += n;
 	}
-	qsort(t, reps, sizeof(t[0]), cmp_double);
-	return t[reps / 2];
+	return (now_ns() - t0) / done;
 }
 
 static int env_int(const char *name, int def, int max)
@@ -187,12 +237,12 @@ static int env_int(const char *name, int def, int max)
 
 int main(void)
 {
-	int iters = env_int("BENCH_ITERS", 2000, 1000000);
-	int reps = env_int("BENCH_REPS", 5, MAX_REPS);
+	int iters = env_int("BENCH_ITERS", 1000, 1000000);
+	int reps = env_int("BENCH_REPS", 9, MAX_REPS);
 	struct pim_queue_args qa = { .depth = BATCH };
-	double getinfo, sync, queue, queue64, unop, ucmd, ubatch;
+	double t[NR_FIG][MAX_REPS], r[NR_RATIO][MAX_REPS];
 	static struct ctx c;
-	int i, ret;
+	int i, f, rep, ret;
 
 	pimt_open(&c.d);
 	for (i = 0; i < BATCH; i++)
@@ -205,30 +255,21 @@ int main(void)
 		die("PIM_IOC_QUEUE_CREATE", -errno);
 	c.qid = qa.qid;
 
-	getinfo = measure(&c, op_getinfo, iters, reps, "GET_INFO");
-	sync = measure(&c, op_ioctl_nop, iters, reps, "SUBMIT NOP");
-	queue = measure(&c, op_queue_nop, iters, reps, "queue NOP");
-	queue64 = measure(&c, op_queue_batch, iters / BATCH + 1, reps,
-			  "queue 64 NOPs");
-	unop = measure(&c, op_uring_nop, iters, reps, "IORING_OP_NOP");
-	ucmd = measure(&c, op_uring_cmd, iters, reps, "uring_cmd NOP");
-	ubatch = measure(&c, op_uring_batch, iters / BATCH + 1, reps,
-			 "uring_cmd 64 NOPs");
+	for (f = 0; f < NR_FIG; f++)	/* warm-up */
+		measure(&c, &fig[f], iters / 10 + 1);
+	for (rep = 0; rep < reps; rep++) {
+		for (f = 0; f < NR_FIG; f++)
+			t[f][rep] = measure(&c, &fig[f], iters);
+		for (i = 0; i < (int)NR_RATIO; i++)
+			r[i][rep] = t[ratio[i].num][rep] / t[ratio[i].den][rep];
+	}
 
-	printf("# %d x %d round trips per figure, median; wall time per command\n",
+	printf("# %d rounds of %d commands per figure, all figures per round; median\n",
 	       reps, iters);
-	printf("bench ioctl-getinfo %.0f ns\n", getinfo);
-	printf("bench ioctl-nop %.0f ns\n", sync);
-	printf("bench queue-nop %.0f ns\n", queue);
-	printf("bench queue-batch64-nop %.0f ns\n", queue64);
-	printf("bench uring-nop %.0f ns\n", unop);
-	printf("bench uring-cmd-nop %.0f ns\n", ucmd);
-	printf("bench uring-cmd-batch64-nop %.0f ns\n", ubatch);
-	printf("bench ioctl-nop-vs-getinfo %.2f x\n", sync / getinfo);
-	printf("bench queue-nop-vs-ioctl %.2f x\n", queue / sync);
-	printf("bench uring-cmd-vs-nop %.2f x\n", ucmd / unop);
-	printf("bench uring-batch64-vs-ioctl %.2f x\n", sync / ubatch);
-	printf("bench queue-batch64-vs-ioctl %.2f x\n", sync / queue64);
+	for (f = 0; f < NR_FIG; f++)
+		printf("bench %s %.0f ns\n", fig[f].name, median(t[f], reps));
+	for (i = 0; i < (int)NR_RATIO; i++)
+		printf("bench %s %.2f x\n", ratio[i].name, median(r[i], reps));
 
 	io_uring_queue_exit(&c.ring);
 	pimt_close(&c.d);
