@@ -61,6 +61,8 @@ int sched_config_check(const struct sched_config *cfg, const char **why)
 		bad = "decode_step must be 1..1024";
 	else if (!cfg->chunk_min || cfg->chunk_min > cfg->chunk_max)
 		bad = "chunk_min must be 1..chunk_max";
+	else if (cfg->ranksets > SCHED_MAX_RANKSETS)
+		bad = "ranksets must be 0..64";
 	if (why)
 		*why = bad;
 	return bad ? -EINVAL : 0;
@@ -138,6 +140,30 @@ int sched_submit(struct sched *s, uint64_t id, uint32_t prompt,
 	return (int)slot;
 }
 
+/* The first rankset whose class holds the least context. */
+static uint32_t pick_rankset(const struct sched *s)
+{
+	uint32_t c, best = 0;
+
+	if (!s->cfg.ranksets)
+		return SCHED_RANKSET_ANY;
+	for (c = 1; c < s->cfg.ranksets; c++)
+		if (s->class_tokens[c] < s->class_tokens[best] ||
+		    (s->class_tokens[c] == s->class_tokens[best] &&
+		     s->class_reqs[c] < s->class_reqs[best]))
+			best = c;
+	return best;
+}
+
+/* A running request leaves: its KV no longer loads its class. */
+static void class_leave(struct sched *s, const struct req *r)
+{
+	if (r->rankset == SCHED_RANKSET_ANY)
+		return;
+	s->class_tokens[r->rankset] -= r->prefilled + r->generated;
+	s->class_reqs[r->rankset]--;
+}
+
 static void slot_free(struct sched *s, uint32_t slot)
 {
 	s->req[slot].state = REQ_FREE;
@@ -172,7 +198,9 @@ int sched_admit(struct sched *s, uint32_t slot)
 
 	if (s->nr_run == s->cfg.max_batch)
 		return -ENOSPC;
-	ret = s->ops.alloc(s->ctx, slot, r->id, r->prompt + r->max_new);
+	r->rankset = pick_rankset(s);
+	ret = s->ops.alloc(s->ctx, slot, r->id, r->prompt + r->max_new,
+			   r->rankset);
 	if (ret == -ENOSPC && s->nr_run)
 		return -ENOSPC;
 	wait_pop(s);
@@ -185,6 +213,8 @@ int sched_admit(struct sched *s, uint32_t slot)
 	r->state = REQ_RUNNING;
 	r->next = SLOT_NONE;
 	s->run[s->nr_run++] = slot;
+	if (r->rankset != SCHED_RANKSET_ANY)
+		s->class_reqs[r->rankset]++;
 	return 0;
 }
 
@@ -204,6 +234,7 @@ int sched_drop(struct sched *s, uint32_t slot)
 		memmove(&s->run[i], &s->run[i + 1],
 			(s->nr_run - i - 1) * sizeof(*s->run));
 		s->nr_run--;
+		class_leave(s, r);
 	} else if (s->wait_head == slot) {
 		wait_pop(s);
 	} else {
@@ -271,14 +302,20 @@ static uint32_t sub_advance(struct sched *s, const struct sched_sub *sb)
 	for (i = 0; i < sb->nr_items; i++) {
 		const struct sched_item *it = &sb->items[i];
 		struct req *r = &s->req[it->slot];
+		uint32_t kv = 0;
 
-		if (it->flags & SCHED_ITEM_PREFILL)
+		if (it->flags & SCHED_ITEM_PREFILL) {
 			r->prefilled += it->ntok;
+			kv = it->ntok;
+		}
 		if (!(it->flags & SCHED_ITEM_PREFILL) ||
 		    (it->flags & SCHED_ITEM_LAST_CHUNK)) {
 			r->generated++;
 			made++;
+			kv++;
 		}
+		if (r->rankset != SCHED_RANKSET_ANY)
+			s->class_tokens[r->rankset] += kv;
 	}
 	return made;
 }
@@ -313,6 +350,7 @@ int sched_complete(struct sched *s, const struct sched_measure *m)
 			continue;
 		}
 		s->finished++;
+		class_leave(s, r);
 		s->ops.done(s->ctx, slot, r->id, 0);
 		slot_free(s, slot);
 	}

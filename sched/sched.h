@@ -42,6 +42,7 @@ struct sched_config {
 	uint32_t decode_step;	/* N: decodes placed at a time (1 MHA, 16 GQA) */
 	uint32_t chunk_min;	/* prefill chunk bounds, tokens */
 	uint32_t chunk_max;
+	uint32_t ranksets;	/* PIM ranksets to balance, 0..64 (0: none) */
 };
 
 /* Defaults for a policy; decode_step from the model's GQA group. */
@@ -55,13 +56,21 @@ int sched_policy_parse(const char *name, enum sched_policy *p);
 
 /*
  * KV memory, provided by the caller. alloc reserves room for max_tokens
- * tokens of a request (its KV placed on PIM ranks, layers interleaved across
- * ranksets); -ENOSPC stops admission for this iteration. done is called
- * once per request when it ends: status 0 after its last token (free its
- * KV), or -errno when it was rejected (it can never be placed).
+ * tokens of a request: its layer l goes to rankset (rankset + l) mod
+ * ranksets, head groups to the least loaded ranks of that rankset (what
+ * PIM_OP_KV_ALLOC does with rankset_hint = rankset). The scheduler picks
+ * rankset so that every layer's decode attention finds the same context
+ * on every rankset; it is SCHED_RANKSET_ANY when cfg.ranksets is 0.
+ * -ENOSPC stops admission for this iteration. done is called once per
+ * request when it ends: status 0 after its last token (free its KV), or
+ * -errno when it was rejected (it can never be placed).
  */
+#define SCHED_RANKSET_ANY	0xffff	/* == PIM_RANKSET_ANY */
+#define SCHED_MAX_RANKSETS	64
+
 struct sched_kv_ops {
-	int (*alloc)(void *ctx, uint32_t slot, uint64_t id, uint32_t max_tokens);
+	int (*alloc)(void *ctx, uint32_t slot, uint64_t id, uint32_t max_tokens,
+		     uint32_t rankset);
 	void (*done)(void *ctx, uint32_t slot, uint64_t id, int status);
 };
 

@@ -16,6 +16,7 @@ struct req {
 	uint32_t generated;
 	uint32_t state;		/* enum req_state */
 	uint32_t next;		/* free list or waiting FIFO */
+	uint32_t rankset;	/* of layer 0 */
 };
 
 #define SLOT_NONE	UINT32_MAX
@@ -35,6 +36,10 @@ struct sched {
 	uint32_t wait_head, wait_tail, nr_waiting;
 	uint32_t *run;		/* running slots, admission order */
 	uint32_t nr_run;
+	/* KV tokens and requests by first rankset: layer l of every request
+	 * in class c sits on rankset (c + l) mod ranksets. */
+	uint64_t class_tokens[SCHED_MAX_RANKSETS];
+	uint32_t class_reqs[SCHED_MAX_RANKSETS];
 
 	struct sched_plan plan;
 	bool planned;

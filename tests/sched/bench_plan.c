@@ -29,6 +29,7 @@ static int bench(uint32_t gqa, const char *name)
 	uint32_t i;
 
 	sched_config_default(&cfg, SCHED_L3, gqa);
+	cfg.ranksets = 4;
 	cfg.max_requests = 4096;
 	cfg.max_batch = NRUN + 1;
 	if (world_init(&w, (uint64_t)NRUN * 16500 + 40000, cfg.max_requests,

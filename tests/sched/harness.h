@@ -20,15 +20,23 @@ struct world {
 	uint32_t *made;			/* per request id: tokens made */
 	int *status;			/* per request id: done status, 1 = open */
 	uint32_t nr_done, max_slots;
+	uint32_t per_rankset[4];	/* requests placed by first rankset */
+	bool bad_rankset;
 	const struct gpu_model *m;
 	const struct gpu_spec *hw;
 };
 
-static int world_alloc(void *ctx, uint32_t slot, uint64_t id, uint32_t tok)
+static int world_alloc(void *ctx, uint32_t slot, uint64_t id, uint32_t tok,
+		       uint32_t rankset)
 {
 	struct world *w = ctx;
 
 	(void)id;
+	if (rankset >= 4) {		/* the world has 4 ranksets */
+		w->bad_rankset = true;
+		return -EINVAL;
+	}
+	w->per_rankset[rankset]++;
 	if (w->used + tok > w->cap)
 		return -ENOSPC;
 	w->used += tok;

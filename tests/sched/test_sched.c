@@ -12,6 +12,7 @@
 struct run_result {
 	uint64_t time_ns, iters, tokens, hash;
 	uint32_t max_chunk, chunked;
+	uint32_t rs_min, rs_max;	/* requests per first rankset */
 	bool conserved, cap_ok, one_done, subs_ok;
 	struct sched_stats st;
 };
@@ -37,6 +38,7 @@ static int run(enum sched_policy pol, uint64_t cap, uint32_t prompt_min,
 
 	memset(res, 0, sizeof(*res));
 	sched_config_default(&cfg, pol, 1);
+	cfg.ranksets = 4;
 	cfg.max_requests = cfg.max_batch = 512;
 	if (world_init(&w, cap, cfg.max_requests, NREQ) ||
 	    sched_new(&cfg, &world_ops, &w, &s))
@@ -88,8 +90,15 @@ static int run(enum sched_policy pol, uint64_t cap, uint32_t prompt_min,
 		res->tokens += w.made[i];
 	}
 	sched_get_stats(s, &res->st);
-	if (res->st.rejected)
+	if (res->st.rejected || w.bad_rankset)
 		res->conserved = false;
+	res->rs_min = UINT32_MAX;
+	for (i = 0; i < 4; i++) {
+		if (w.per_rankset[i] < res->rs_min)
+			res->rs_min = w.per_rankset[i];
+		if (w.per_rankset[i] > res->rs_max)
+			res->rs_max = w.per_rankset[i];
+	}
 	sched_free(s);
 	world_fini(&w);
 	return 0;
@@ -135,6 +144,9 @@ static void test_adaptive(void)
 		return;
 	}
 	tap_ok(l3.conserved, "l3 with a 30,000-token prompt conserves tokens");
+	tap_ok(l3.rs_min * 3 > l3.rs_max,
+	       "first ranksets balanced (%u..%u requests each)", l3.rs_min,
+	       l3.rs_max);
 	tap_ok(l3.chunked > 0 && l3.max_chunk <= 8192,
 	       "l3 chunks long prompts (%u partial chunks, largest %u)",
 	       l3.chunked, l3.max_chunk);
@@ -160,6 +172,7 @@ static void test_bad_input(void)
 	int slot, big, ret;
 
 	sched_config_default(&cfg, SCHED_L3, 1);
+	cfg.ranksets = 4;
 	cfg.chunk_min = cfg.chunk_max + 1;
 	ret = sched_config_check(&cfg, &why);
 	tap_ok(ret == -EINVAL && why, "bad config rejected: %s",
@@ -195,7 +208,7 @@ static void test_bad_input(void)
 
 int main(void)
 {
-	tap_plan(4 * 4 + 5 + 8);
+	tap_plan(4 * 4 + 6 + 8);
 	test_policies();
 	test_adaptive();
 	test_bad_input();

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/* eval.h - the paper's evaluation set in one command (pimsim --eval). */
+#ifndef PIM_SIM_EVAL_H
+#define PIM_SIM_EVAL_H
+
+/*
+ * Writes into dir: main.csv/.json (every system x model x trace),
+ * h100.csv, ablation.csv, scaling.csv, timeline.csv, the gnuplot data
+ * files and report.gp, and prints the tables. 0 or -errno.
+ */
+int sim_eval(const char *dir, unsigned int jobs);
+
+#endif /* PIM_SIM_EVAL_H */
