@@ -4,7 +4,8 @@
 # make it a system service (data/), installed by `make install`.
 
 PIMD_SRCS	:= main.c errors.c manager.c udev.c session.c serve.c \
-		   serve_model.c serve_step.c serve_cpu.c
+		   serve_model.c serve_step.c cpu_model.c \
+		   host_attn.c
 PIMD_OBJS	:= $(PIMD_SRCS:%.c=$(BUILD)/daemon/%.o)
 PIMD		:= $(BUILD)/daemon/pimd
 PIMD_LIBS	:= $(LIBPIM_A) $(SCHED_LIB) $(GPU_LIB)
@@ -60,3 +61,25 @@ INSTALL_TARGETS	+= install-pimd
 
 VM_DEPS		+= $(PIMD) $(PIMD_TEST)
 VM_SUITES	+= tests/daemon/guest-suite.sh
+
+# ---- the main job: make demo (guest, kernel module) and make demo-host ----
+
+PIMD_DEMO	:= $(BUILD)/daemon/pimd-demo
+PIMD_DEMO_OBJS	:= $(BUILD)/daemon/demo/pimd_demo.o $(BUILD)/daemon/cpu_model.o \
+		   $(BUILD)/daemon/host_attn.o
+
+$(BUILD)/daemon/demo/%.o: CPPFLAGS += -I.
+
+$(PIMD_DEMO): $(PIMD_DEMO_OBJS) $(GPU_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lsystemd -lm
+
+USER_BINS	+= $(PIMD_DEMO)
+VM_DEPS		+= $(PIMD_DEMO)
+
+.PHONY: demo-host
+demo: $(PIMD) $(PIMD_DEMO)
+	@$(MAKE) --no-print-directory module
+	PIM_KO=$(abspath $(PIM_KO)) scripts/demo.sh
+
+demo-host: $(PIMD) $(PIMD_DEMO)
+	scripts/demo.sh --host

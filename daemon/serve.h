@@ -65,10 +65,6 @@ int serve_model_new(struct serve_model *sm, struct serve_opts *o,
 		    sd_bus_error *error);
 void serve_model_free(struct serve_model *sm);
 
-/* serve_cpu.c: the CPU transformer as the compute backend. */
-bool serve_cpu_available(void);
-int serve_cpu_new(struct serve_model *sm, sd_bus_error *error);
-
 struct serve_req *serve_req_new(uint64_t id, const uint32_t *prompt,
 				uint32_t n, uint32_t max_new);
 void serve_req_free(struct serve_req *r);

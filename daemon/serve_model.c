@@ -8,25 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_model.h"
 #include "serve.h"
-
-/*
- * The default model: small enough for the CPU backend and a TCG guest,
- * shaped like a GQA Llama (head_dim a multiple of 16, as the device wants).
- */
-static const struct gpu_model tiny_model = {
-	.name = "tiny",
-	.layers = 2,
-	.heads = 4,
-	.kv_heads = 2,
-	.hidden = 128,
-	.head_dim = 32,
-	.ffn = 256,
-	.ffn_mats = 3,
-	.vocab = 256,
-	.tp = 1,
-	.dp = 1,
-};
 
 void serve_opts_default(struct serve_opts *o)
 {
@@ -39,7 +22,7 @@ void serve_opts_default(struct serve_opts *o)
 	snprintf(o->model, sizeof(o->model), "tiny");
 	snprintf(o->gpu, sizeof(o->gpu), "A100");
 	snprintf(o->compute, sizeof(o->compute), "%s",
-		 serve_cpu_available() ? "cpu" : "none");
+		 pimd_cpu_available() ? "cpu" : "none");
 	o->seed = 1;
 }
 
@@ -116,7 +99,7 @@ int serve_opt_set(struct serve_opts *o, sd_bus_message *m, const char *key,
 int serve_model_new(struct serve_model *sm, struct serve_opts *o,
 		    sd_bus_error *error)
 {
-	const struct gpu_model *gm = !strcmp(o->model, "tiny") ? &tiny_model :
+	const struct gpu_model *gm = !strcmp(o->model, "tiny") ? &pimd_tiny_model :
 				     gpu_model_find(o->model);
 	const char *why;
 	int ret;
@@ -143,7 +126,14 @@ int serve_model_new(struct serve_model *sm, struct serve_opts *o,
 	if (strcmp(o->compute, "cpu"))
 		return pimd_error(error, -EINVAL,
 				  "compute \"%s\": cpu or none", o->compute);
-	return serve_cpu_new(sm, error);
+	ret = pimd_cpu_backend_new(&sm->model, sm->seed, &sm->compute);
+	if (ret == -EOPNOTSUPP)
+		return pimd_error(error, -ENOEXEC,
+				  "this pimd was built without the CPU backend");
+	if (ret)
+		return pimd_error(error, ret, "CPU backend for %s",
+				  sm->model.name);
+	return 0;
 }
 
 void serve_model_free(struct serve_model *sm)

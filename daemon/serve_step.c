@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host_attn.h"
 #include "serve.h"
 
 static int grow(void *pp, size_t n, size_t size)
@@ -89,23 +90,6 @@ static int buf_ctx(struct serve_buf *b, const struct gpu_model *m,
 	return ret;
 }
 
-static uint16_t f32_to_fp16(float f)
-{
-	_Float16 h = (_Float16)f;
-	uint16_t u;
-
-	memcpy(&u, &h, sizeof(u));
-	return u;
-}
-
-static double fp16_to_f64(uint16_t u)
-{
-	_Float16 h;
-
-	memcpy(&h, &u, sizeof(h));
-	return (double)h;
-}
-
 /* splitmix64: seeded stand-in data when no backend computes the layers. */
 static uint64_t mix(uint64_t x)
 {
@@ -124,49 +108,6 @@ static void fill_seeded(float *p, size_t n, uint64_t seed)
 			       (double)(1ULL << 52)) - 1.0f;
 }
 
-/*
- * Causal attention of one query row over the first ctx tokens of kh/vh,
- * in double precision: the host's ("GPU") attention.
- */
-static void host_attn(const struct gpu_model *m, struct serve_buf *b,
-		      const float *q, uint32_t ctx, float *out)
-{
-	uint32_t group = m->heads / m->kv_heads, hd = m->head_dim;
-	double scale = 1.0 / sqrt((double)hd);
-	uint32_t h, t, d;
-
-	for (h = 0; h < m->heads; h++) {
-		uint32_t kvh = h / group;
-		double max = -INFINITY, sum = 0;
-
-		for (t = 0; t < ctx; t++) {
-			const uint16_t *kt = b->kh +
-				((size_t)t * m->kv_heads + kvh) * hd;
-			double dot = 0;
-
-			for (d = 0; d < hd; d++)
-				dot += (double)q[h * hd + d] *
-				       fp16_to_f64(kt[d]);
-			b->score[t] = dot * scale;
-			if (b->score[t] > max)
-				max = b->score[t];
-		}
-		for (t = 0; t < ctx; t++) {
-			b->score[t] = exp(b->score[t] - max);
-			sum += b->score[t];
-		}
-		for (d = 0; d < hd; d++) {
-			double acc = 0;
-
-			for (t = 0; t < ctx; t++)
-				acc += b->score[t] * fp16_to_f64(b->vh[
-					((size_t)t * m->kv_heads + kvh) * hd +
-					d]);
-			out[h * hd + d] = (float)(acc / sum);
-		}
-	}
-}
-
 /* Host attention for rows [r0, r0 + ntok) of one item, positions ctx.. */
 static int host_attn_item(const struct gpu_model *m, struct serve_buf *b,
 			  struct serve_req *r, uint32_t layer, uint32_t ctx,
@@ -181,8 +122,8 @@ static int host_attn_item(const struct gpu_model *m, struct serve_buf *b,
 	ret = ret ?: pim_kvcache_read(r->kv, layer, 0, len, b->kh, b->vh,
 				      len * kd * sizeof(uint16_t));
 	for (j = 0; j < ntok && !ret; j++)
-		host_attn(m, b, b->q + (r0 + j) * qd, ctx + j + 1,
-			  b->attn + (r0 + j) * qd);
+		host_attn(m, b->q + (r0 + j) * qd, b->kh, b->vh, ctx + j + 1,
+			  b->score, b->attn + (r0 + j) * qd);
 	return ret;
 }
 
@@ -246,8 +187,8 @@ static int run_layer(const struct serve_model *sm, struct serve_buf *b,
 		fill_seeded(b->v, n * kd, seed + n * (qd + kd));
 	}
 	for (i = 0; i < n * kd; i++) {
-		b->k16[i] = f32_to_fp16(b->k[i]);
-		b->v16[i] = f32_to_fp16(b->v[i]);
+		b->k16[i] = host_f32_to_fp16(b->k[i]);
+		b->v16[i] = host_f32_to_fp16(b->v[i]);
 	}
 	for (i = 0; i < sub->nr_items; i++) {
 		const struct sched_item *it = &sub->items[i];

@@ -111,6 +111,28 @@ static int on_peer_gone(sd_bus_track *t, void *userdata)
 	return 0;
 }
 
+/*
+ * A kernel-backed session opens the device through a context of its own:
+ * everything it allocates belongs to its file descriptor, and closing the
+ * session closes that, so pimd pins the module only while sessions hold
+ * device memory. The in-process device exists once, in pimd's context.
+ */
+static int session_open_dev(struct session *s, struct pim_dev *dev)
+{
+	int ret;
+
+	if (s->d->ctx_flags != PIM_CTX_KERNEL) {
+		s->ctx = pim_ref(pim_dev_get_ctx(dev));
+		s->dev = dev;
+		return 0;
+	}
+	ret = pim_new_with_flags(&s->ctx, PIM_CTX_KERNEL);
+	if (ret)
+		return ret;
+	s->dev = pim_dev_get_by_id(s->ctx, pim_dev_get_id(dev));
+	return s->dev ? 0 : -ENODEV;
+}
+
 int session_new(struct pimd *d, sd_bus_message *m, struct pim_dev *dev,
 		struct session **out)
 {
@@ -127,9 +149,7 @@ int session_new(struct pimd *d, sd_bus_message *m, struct pim_dev *dev,
 	snprintf(s->path, sizeof(s->path), PIMD_SESSION_PATH "/%" PRIu64,
 		 s->id);
 	s->owner = strdup(sd_bus_message_get_sender(m) ?: "");
-	s->ctx = pim_ref(pim_dev_get_ctx(dev));
-	s->dev = dev;
-	ret = s->owner ? 0 : -ENOMEM;
+	ret = s->owner ? session_open_dev(s, dev) : -ENOMEM;
 	ret = ret ?: sd_bus_track_new(d->bus, &s->track, on_peer_gone, s);
 	ret = ret ?: sd_bus_track_add_sender(s->track, m);
 	if (ret < 0) {
