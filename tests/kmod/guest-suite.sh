@@ -203,8 +203,6 @@ ok "insmod $params"
 # shellcheck disable=SC2016 # expanded by the inner shell
 check "/dev/pim0 is a char device, mode 0600 root:root" \
 	sh -c '[ -c /dev/pim0 ] && [ "$(stat -c %a:%u:%g /dev/pim0)" = 600:0:0 ]'
-check "sysfs backing is $backing" \
-	sh -c "[ \"\$(cat /sys/class/pim/pim0/backing)\" = $backing ]"
 if [ "$backing" = memmap ]; then
 	check "memmap region claimed in /proc/iomem" \
 		sh -c 'grep -q ": pim" /proc/iomem'
