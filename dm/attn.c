@@ -30,6 +30,9 @@
 #define ATTN_FN(x)	x##_sse2
 #endif
 
+/* Software prefetch distance: the row-set streams bank after bank. */
+#define PIM_PREFETCH	4096
+
 typedef float v8f __attribute__((vector_size(32)));
 typedef s32 v8i __attribute__((vector_size(32)));
 typedef u32 v8u __attribute__((vector_size(32)));
@@ -63,13 +66,36 @@ static __always_inline v8f ATTN_FN(fp16_soft)(v8u h)
 	return (v8f)(((inf_nan & special) | (~inf_nan & f)) | sign);
 }
 
+#ifdef __AVX2__
+typedef char v32c __attribute__((vector_size(32)));
+typedef long long v2ll __attribute__((vector_size(16)));
+
+/* BF16 in one in-lane byte shuffle of the burst row in both halves. */
+static __always_inline v8f ATTN_FN(load_bf16)(const u8 *p)
+{
+	const v32c bf = { -1, -1, 0, 8, -1, -1, 1, 9, -1, -1, 2, 10,
+			  -1, -1, 3, 11, -1, -1, 4, 12, -1, -1, 5, 13,
+			  -1, -1, 6, 14, -1, -1, 7, 15 };
+	v2ll x = (v2ll)*(const v16b_un *)p;
+
+	return (v8f)__builtin_ia32_pshufb256((v32c)__builtin_ia32_vbroadcastsi256(x),
+					     bf);
+}
+#else
+static __always_inline v8f ATTN_FN(load_bf16)(const u8 *p)
+{
+	return (v8f)(__builtin_convertvector((v8h)ATTN_FN(gather)(p), v8u) << 16);
+}
+#endif
+
 /* The 8 lanes of burst element e at p (p = burst + 16 e) as FP32. */
 static __always_inline v8f ATTN_FN(load)(const u8 *p, const bool bf16)
 {
-	v16b x = ATTN_FN(gather)(p);
+	v16b x;
 
 	if (bf16)
-		return (v8f)(__builtin_convertvector((v8h)x, v8u) << 16);
+		return ATTN_FN(load_bf16)(p);
+	x = ATTN_FN(gather)(p);
 #ifdef __F16C__
 	return __builtin_ia32_vcvtph2ps256((v8s)x);
 #else
@@ -181,6 +207,7 @@ static __always_inline void ATTN_FN(kpass)(struct pim_attn_unit *u,
 			const u8 *p = rs + ((u64)b * u->bpr + ts * kb) * 64;
 			v8f acc[PIM_MAX_GQA_GROUP];
 
+			__builtin_prefetch(p + PIM_PREFETCH);
 			if (G == 1) {
 				v8f a0 = { 0 }, a1 = { 0 }, a2 = { 0 };
 				v8f a3 = { 0 };
@@ -243,6 +270,9 @@ static __always_inline void ATTN_FN(vrun)(struct pim_attn_unit *u,
 			a[g * ne + e] = acc[(g * u->kb + j) * 4 + e0 + e];
 	for (; q < qhi; q += qstep, p += pstep) {
 		const v8f *w = pv + (q / u->kb - lo) * G;
+
+		if (!e0)
+			__builtin_prefetch(p + PIM_PREFETCH);
 
 #pragma GCC unroll 4
 		for (e = 0; e < ne; e++) {
