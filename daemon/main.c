@@ -61,7 +61,8 @@ static int parse_args(struct pimd *d, int argc, char **argv)
 			} else if (!strcmp(optarg, "inproc")) {
 				d->ctx_flags = PIM_CTX_INPROC;
 			} else {
-				fprintf(stderr, "pimd: unknown backend \"%s\"\n",
+				fprintf(stderr,
+					"pimd: unknown backend \"%s\"\n",
 					optarg);
 				return -EINVAL;
 			}

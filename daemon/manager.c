@@ -149,7 +149,7 @@ static int method_close_session(sd_bus_message *m, void *userdata,
 	if ((!sender || strcmp(sender, session_owner(s))) &&
 	    pimd_check_privileged(d, m))
 		return pimd_error(error, -EACCES,
-				  "%s belongs to %s; only its owner or root may close it",
+				  "%s belongs to %s: only it or root may close it",
 				  path, session_owner(s));
 	session_close(s);
 	return sd_bus_reply_method_return(m, NULL);

@@ -27,7 +27,7 @@
 #define PIMD_MAX_SESSIONS	256
 #define PIMD_MAX_CACHES		256	/* per session */
 #define PIMD_MAX_JOBS		4096	/* per Attend call */
-#define PIMD_QUEUE_DEPTH	16	/* Attend calls in flight per session */
+#define PIMD_QUEUE_DEPTH	16	/* Attend calls in flight */
 #define PIMD_BUF_MIN		4096
 #define PIMD_BUF_MAX		(1ULL << 30)
 
@@ -48,8 +48,8 @@ struct pimd {
 	sd_event *event;
 	sd_bus *bus;
 	bool user_bus;
-	unsigned int ctx_flags;		/* PIM_CTX_KERNEL or PIM_CTX_INPROC */
-	struct pim_ctx *ctx;		/* the current view of the devices */
+	unsigned int ctx_flags;		/* PIM_CTX_KERNEL or _INPROC */
+	struct pim_ctx *ctx;		/* the devices as last seen */
 	struct udev *udev;
 	struct udev_monitor *monitor;
 	sd_event_source *monitor_src;

@@ -24,7 +24,7 @@
 #include "session.h"
 #include "serve.h"
 
-#define SERVE_MAX_REQUESTS	4096	/* per session, over its lifetime */
+#define SERVE_MAX_REQUESTS	4096	/* per session, in its lifetime */
 #define SERVE_MAX_PROMPT	65536
 #define SERVE_HISTORY		4096	/* iteration records kept */
 
@@ -306,8 +306,8 @@ static int method_add_request(sd_bus_message *m, void *userdata,
 	if (!sv)
 		return -ENOEXEC;
 	ret = session_check_owner(s, m, error);
-	ret = ret < 0 ? ret : sd_bus_message_read_array(m, 'u', (const void **)&prompt,
-					       &bytes);
+	ret = ret < 0 ? ret : sd_bus_message_read_array(m, 'u',
+					(const void **)&prompt, &bytes);
 	ret = ret < 0 ? ret : sd_bus_message_read(m, "u", &max_new);
 	if (ret < 0)
 		return ret;

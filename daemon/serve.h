@@ -37,7 +37,7 @@ struct serve_req {
 	uint32_t prompt_len;
 	uint32_t max_new;
 	uint32_t generated;		/* output tokens so far */
-	uint32_t *out;			/* the tokens, with a compute backend */
+	uint32_t *out;			/* tokens, with a compute backend */
 	uint32_t nout;
 	struct pim_kvcache *kv;
 	bool finished;

@@ -80,8 +80,8 @@ int serve_opt_set(struct serve_opts *o, sd_bus_message *m, const char *key,
 		if (ret)
 			return ret;
 		if (sched_policy_parse(policy, &o->cfg.policy))
-			return pimd_error(error, -EINVAL, "unknown policy \"%s\"",
-					  policy);
+			return pimd_error(error, -EINVAL,
+					  "unknown policy \"%s\"", policy);
 		return 0;
 	}
 	for (i = 0; i < sizeof(u32_opts) / sizeof(u32_opts[0]); i++) {
@@ -99,7 +99,8 @@ int serve_opt_set(struct serve_opts *o, sd_bus_message *m, const char *key,
 int serve_model_new(struct serve_model *sm, struct serve_opts *o,
 		    sd_bus_error *error)
 {
-	const struct gpu_model *gm = !strcmp(o->model, "tiny") ? &pimd_tiny_model :
+	const struct gpu_model *gm = !strcmp(o->model, "tiny") ?
+				     &pimd_tiny_model :
 				     gpu_model_find(o->model);
 	const char *why;
 	int ret;
@@ -109,7 +110,8 @@ int serve_model_new(struct serve_model *sm, struct serve_opts *o,
 		return pimd_error(error, -EINVAL, "unknown model \"%s\"",
 				  o->model);
 	if (gpu_model_check(gm, &why))
-		return pimd_error(error, -EINVAL, "model %s: %s", o->model, why);
+		return pimd_error(error, -EINVAL, "model %s: %s", o->model,
+				  why);
 	sm->model = *gm;
 	sm->spec = gpu_spec_find(o->gpu);
 	if (!sm->spec)
@@ -129,7 +131,7 @@ int serve_model_new(struct serve_model *sm, struct serve_opts *o,
 	ret = pimd_cpu_backend_new(&sm->model, sm->seed, &sm->compute);
 	if (ret == -EOPNOTSUPP)
 		return pimd_error(error, -ENOEXEC,
-				  "this pimd was built without the CPU backend");
+				  "pimd was built without the CPU backend");
 	if (ret)
 		return pimd_error(error, ret, "CPU backend for %s",
 				  sm->model.name);

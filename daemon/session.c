@@ -281,7 +281,7 @@ static int method_set_buffer(sd_bus_message *m, void *userdata,
 		return pimd_error(error, -EBADFD, "not a memfd");
 	if (!(seals & F_SEAL_SHRINK))
 		return pimd_error(error, -EBADFD,
-				  "the memfd must be sealed with F_SEAL_SHRINK");
+				  "the memfd needs the seal F_SEAL_SHRINK");
 	if ((fl & O_ACCMODE) != O_RDWR)
 		return pimd_error(error, -EBADFD,
 				  "the memfd must be open read-write");

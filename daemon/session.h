@@ -24,8 +24,8 @@ struct session {
 	struct pim_kvcache *caches[PIMD_MAX_CACHES];	/* handle - 1 */
 	struct pim_queue *queue;
 	sd_event_source *queue_src;
-	unsigned int in_flight;		/* Attend calls not yet answered */
-	bool closed;			/* gone from the bus, maybe not freed */
+	unsigned int in_flight;		/* Attend calls unanswered */
+	bool closed;			/* off the bus, maybe not freed */
 	struct serve *serve;
 };
 

@@ -22,7 +22,8 @@ int pimd_rescan(struct pimd *d)
 		return ret;
 	pim_unref(d->ctx);
 	d->ctx = ctx;
-	fprintf(stderr, "pimd: devices (%s backend):", pim_get_backend_name(ctx));
+	fprintf(stderr, "pimd: devices (%s backend):",
+		pim_get_backend_name(ctx));
 	pim_dev_foreach(ctx, dev)
 		fprintf(stderr, " %s", pim_dev_get_devname(dev));
 	fprintf(stderr, "%s\n", pim_dev_get_first(ctx) ? "" : " none");

@@ -386,7 +386,7 @@ static void test_peers(void)
 					       PIM_SESSION, "Attend", NULL,
 					       NULL, "a(uuudtt)", 1, 1, 0, 0,
 					       0.0, (uint64_t)Q_OFF,
-					       (uint64_t)(OUT_OFF + i * nq * 4));
+					       (uint64_t)OUT_OFF + i * nq * 4);
 		if (ret < 0)
 			break;
 	}
