@@ -126,6 +126,12 @@ static void test_bad_buffers(const char *s)
 	fd = client_memfd(64, &map);
 	expect_err(PIM_ERR("BadBuffer"), "64-byte memfd", s, PIM_SESSION,
 		   "SetBuffer", "h", fd);
+	munmap(map, 64);
+	close(fd);
+	fd = client_memfd(2ULL << 30, &map);	/* sparse: costs nothing */
+	expect_err(PIM_ERR("TooLarge"), "2 GiB memfd", s, PIM_SESSION,
+		   "SetBuffer", "h", fd);
+	munmap(map, 2ULL << 30);
 	close(fd);
 	if (pipe(p))
 		tap_diag("pipe: %m");
