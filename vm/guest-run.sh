@@ -112,6 +112,8 @@ for suite in "${VM_ITEMS[@]}"; do
 	timeout -k 10 "$VM_SUITE_TIMEOUT" "$suite" </dev/null 2>&1 |
 		tee "$res"
 	rc=${PIPESTATUS[0]}
+	# Our lines must start lines: end a last line left open.
+	[ -n "$(tail -c 1 "$res")" ] && echo
 	nok=$(grep -c '^not ok' "$res")
 	rm -f "$res"
 	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
