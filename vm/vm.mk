@@ -27,6 +27,7 @@ $(VM_WARN_KO): tests/vm/warnmod/vm_warn.c tests/vm/warnmod/Kbuild
 	cp $^ $(VM_WARN_DIR)/
 	$(MAKE) -C $(KDIR) M=$(abspath $(VM_WARN_DIR)) W=1 modules
 
+# The guest kernel is fetched again after make clean (no root needed).
 # Fragments included after this one still add to VM_DEPS, so build the
 # dependencies in a sub-make, which sees every fragment.
 check-vm:
@@ -34,6 +35,7 @@ check-vm:
 		echo "check-vm: PIM_KO is not set: kmod/kmod.mk (the module's build) is missing" >&2; \
 		exit 1; \
 	fi
+	@vm/fetch-kernel.sh
 	@$(MAKE) --no-print-directory module $(VM_DEPS) $(VM_WARN_KO)
 	@$(VM_ENV) PIM_KO=$(abspath $(PIM_KO)) \
 		VM_WARN_KO=$(abspath $(VM_WARN_KO)) vm/check.sh check $(VM_SUITES)
@@ -43,6 +45,7 @@ bench-vm:
 		echo "bench-vm: PIM_KO is not set: kmod/kmod.mk (the module's build) is missing" >&2; \
 		exit 1; \
 	fi
+	@vm/fetch-kernel.sh
 	@$(MAKE) --no-print-directory module $(VM_DEPS)
 	@$(VM_ENV) PIM_KO=$(abspath $(PIM_KO)) \
 		vm/check.sh bench $(VM_BENCH_SUITES)
