@@ -53,8 +53,10 @@ all: userspace module
 
 userspace: $(USER_BINS)
 
-# Host unit tests, then the driver tests in QEMU.
-check: check-host check-vm
+# Host unit tests, then the driver tests in QEMU (in that order, even with -j).
+check:
+	@$(MAKE) --no-print-directory check-host
+	@$(MAKE) --no-print-directory check-vm
 
 check-host: $(HOST_TESTS)
 	@scripts/run-tap.sh $(HOST_TESTS)
