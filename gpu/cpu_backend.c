@@ -346,6 +346,8 @@ int gpu_cpu_model_check(const struct gpu_model *m, const char **why)
 		bad = "hidden and ffn must be <= GPU_CPU_MAX_DIM";
 	else if (!m->vocab || m->vocab > GPU_CPU_MAX_VOCAB)
 		bad = "vocab must be 1..GPU_CPU_MAX_VOCAB";
+	else if (weight_count(m) > GPU_CPU_MAX_WEIGHTS)
+		bad = "weights exceed GPU_CPU_MAX_WEIGHTS";
 	if (why)
 		*why = bad;
 	return bad ? -EINVAL : 0;
@@ -562,7 +564,8 @@ int gpu_cpu_reference_generate(struct gpu_backend *b, const uint32_t *prompt,
 	if (!b || b->ops != &cpu_ops || !prompt || !out || !n || !max_new ||
 	    n > UINT32_MAX - max_new || dtype > GPU_KV_BF16)
 		return -EINVAL;
-	m = rs.m = b->model;
+	m = b->model;
+	rs.m = m;
 	rs.total = n + max_new;
 	qd = (size_t)m->heads * m->head_dim;
 	kd = (size_t)m->kv_heads * m->head_dim;

@@ -31,6 +31,7 @@
 #define GPU_CPU_MAX_DIM		8192	/* hidden, ffn, heads * head_dim */
 #define GPU_CPU_MAX_VOCAB	65536
 #define GPU_CPU_MAX_LAYERS	64
+#define GPU_CPU_MAX_WEIGHTS	(1U << 26)	/* FP32 values: 256 MiB */
 
 /* How the reference stores K and V: as the device would. */
 enum gpu_kv_dtype {

@@ -18,6 +18,7 @@
 #include "../tap.h"
 
 #define TOL	1e-4
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define ROWS	5
 
 static const struct gpu_model tiny = {
@@ -97,9 +98,12 @@ static void naive_free(struct naive *nv)
 	for (l = 0; l < nv->m->layers; l++) {
 		struct naive_layer *y = &nv->l[l];
 
-		free(y->an); free(y->wq); free(y->wk); free(y->wv);
-		free(y->wo); free(y->fn); free(y->wg); free(y->wu);
-		free(y->wd);
+		double *all[] = { y->an, y->wq, y->wk, y->wv, y->wo, y->fn,
+				  y->wg, y->wu, y->wd };
+		unsigned int i;
+
+		for (i = 0; i < ARRAY_SIZE(all); i++)
+			free(all[i]);
 	}
 	free(nv->embed);
 	free(nv->on);
@@ -345,12 +349,12 @@ static void test_bad_shapes(void)
 		{ "vocab 0", offsetof(struct gpu_model, vocab), 0 },
 		{ "vocab 65537", offsetof(struct gpu_model, vocab), 65537 },
 	};
-	struct gpu_model odd = tiny;
+	struct gpu_model odd = tiny, big = tiny;
 	struct gpu_backend *b = NULL;
 	const char *why = NULL;
 	unsigned int i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct gpu_model m = tiny;
 
 		int ret;
@@ -367,6 +371,17 @@ static void test_bad_shapes(void)
 	odd.hidden = 124;
 	tap_ok(gpu_cpu_backend_new(&odd, 1, &b) == -EINVAL && !b,
 	       "odd head_dim refused");
+	big.heads = 32;
+	big.kv_heads = 32;
+	big.head_dim = 128;
+	big.hidden = 4096;
+	big.ffn = 8192;
+	big.layers = 8;
+	why = NULL;
+	i = gpu_cpu_model_check(&big, &why) == -EINVAL;
+	tap_ok(i && why && gpu_cpu_backend_new(&big, 1, &b) == -EINVAL && !b,
+	       "a model of %zu MiB of weights refused: %s",
+	       (size_t)gpu_model_weight_bytes(&big) * 2 >> 20, why);
 	tap_ok(gpu_cpu_backend_new(NULL, 1, &b) == -EINVAL &&
 	       gpu_cpu_model_check(NULL, NULL) == -EINVAL, "no model refused");
 }
@@ -398,7 +413,7 @@ static void test_bad_input(void)
 
 int main(void)
 {
-	tap_plan(23);
+	tap_plan(24);
 	test_against_naive();
 	test_determinism();
 	test_bad_shapes();

@@ -16,6 +16,7 @@
 #define PROMPT	40
 #define NEW	24
 #define CHUNK	7
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 static const struct gpu_model tiny = {
 	.name = "t", .layers = 2, .heads = 4, .kv_heads = 2, .hidden = 128,
@@ -50,12 +51,12 @@ static void test_fp16(void)
 	};
 	uint32_t s = 12345, i, bad = 0, u;
 
-	for (i = 0; i < 200000 + sizeof(edge) / sizeof(edge[0]); i++) {
+	for (i = 0; i < 200000 + ARRAY_SIZE(edge); i++) {
 		_Float16 h;
 		uint16_t want;
 		float f;
 
-		u = i < sizeof(edge) / sizeof(edge[0]) ? edge[i] :
+		u = i < ARRAY_SIZE(edge) ? edge[i] :
 		    xorshift(&s);
 		/* most random bits are far out of range: fold some in */
 		if (i % 2)
