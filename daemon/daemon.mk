@@ -24,9 +24,11 @@ USER_BINS	+= $(PIMD)
 
 PIMD_TEST	:= $(BUILD)/tests/daemon/test_pimd
 
-$(PIMD_TEST): $(BUILD)/tests/daemon/test_pimd.o
+$(PIMD_TEST): $(BUILD)/tests/daemon/test_pimd.o $(BUILD)/daemon/cpu_model.o \
+		$(GPU_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lsystemd -lm
 
+$(BUILD)/tests/daemon/%.o: CPPFLAGS += -I.
 $(BUILD)/tests/daemon/%.o: CFLAGS += -Wno-unused-parameter
 
 tests/daemon/host-test.sh: $(PIMD) $(PIMD_TEST)

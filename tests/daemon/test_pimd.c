@@ -2,8 +2,9 @@
 /*
  * test_pimd.c - drives a running pimd over D-Bus: every method of the
  * manager, sessions and serving loop, attention results against a double
- * reference, named errors for bad calls (which must lose nothing), and a
- * peer that disconnects mid-job losing its session and nothing else.
+ * reference, named errors for bad calls (which must lose nothing), a
+ * peer that disconnects mid-job losing its session and nothing else, and
+ * tokens served with the CPU backend equal to the pure-CPU reference.
  *
  * Run it with pimd on the bus (tests/daemon/host-test.sh, or the guest
  * suite); $PIMD_EXPECT_BACKEND names the backend pimd must report.
@@ -13,6 +14,8 @@
 
 #include "client.h"
 #include "../libpim/helpers.h"
+#include "daemon/cpu_model.h"
+#include "gpu/gpu_cpu.h"
 
 #define CTX		40
 #define BUF_SIZE	(1 << 20)
@@ -516,6 +519,70 @@ static void test_serving(void)
 	free(s);
 }
 
+/* Real tokens: attention on the device, the rest on the CPU backend. */
+static void test_serving_cpu(void)
+{
+	static const uint32_t len[2] = { 33, 70 }, max_new[2] = { 6, 9 };
+	uint32_t prompt[70], want[9], i, j, ok = 1;
+	struct gpu_backend *gb = NULL;
+	char *s = new_session(bus);
+	uint64_t id[2] = { 0 };
+	int ret;
+
+	if (!tap_ok(s != NULL, "serving session (compute cpu)"))
+		return;
+	ret = client_call(bus, s, PIM_SERVING, "Configure", NULL, NULL,
+			  "a{sv}", 2, "compute", "s", "cpu", "seed", "t",
+			  (uint64_t)5);
+	tap_ok(ret >= 0, "Configure: tiny model, CPU backend");
+	for (i = 0; i < 70; i++)
+		prompt[i] = (i * 37 + 11) % 256;
+	for (i = 0; i < 2 && ret >= 0; i++) {
+		sd_bus_message *m = NULL, *r = NULL;
+
+		ret = sd_bus_message_new_method_call(bus, &m, PIM_BUS, s,
+						     PIM_SERVING, "AddRequest");
+		ret = ret < 0 ? ret : sd_bus_message_append_array(m, 'u',
+					prompt, len[i] * 4);
+		ret = ret < 0 ? ret : sd_bus_message_append(m, "u",
+							    max_new[i]);
+		ret = ret < 0 ? ret : sd_bus_call(bus, m, 0, NULL, &r);
+		ret = ret < 0 ? ret : sd_bus_message_read(r, "t", &id[i]);
+		sd_bus_message_unref(m);
+		sd_bus_message_unref(r);
+	}
+	ret = ret < 0 ? ret : client_call(bus, s, PIM_SERVING, "Run", NULL,
+					  NULL, "u", 1000);
+	tap_ok(ret >= 0, "two requests served");
+	ret = ret < 0 ? ret : pimd_cpu_backend_new(&pimd_tiny_model, 5, &gb);
+	for (i = 0; i < 2 && ret >= 0; i++) {
+		sd_bus_message *r = NULL;
+		const uint32_t *got = NULL;
+		int finished = 0, status = 0;
+		uint32_t generated = 0;
+		size_t bytes = 0;
+
+		ret = gpu_cpu_reference_generate(gb, prompt, len[i],
+						 max_new[i], GPU_KV_FP16, want);
+		ret = ret ?: client_call(bus, s, PIM_SERVING, "GetOutput",
+					 NULL, &r, "t", id[i]);
+		ret = ret < 0 ? ret : sd_bus_message_read(r, "biu", &finished,
+							  &status, &generated);
+		ret = ret < 0 ? ret : sd_bus_message_read_array(r, 'u',
+					(const void **)&got, &bytes);
+		if (ret < 0 || !finished || status ||
+		    bytes != max_new[i] * 4)
+			ok = 0;
+		for (j = 0; ok && j < max_new[i]; j++)
+			ok = got[j] == want[j];
+		sd_bus_message_unref(r);
+	}
+	tap_ok(ret >= 0 && ok, "tokens equal the pure-CPU reference");
+	gpu_backend_destroy(gb);
+	client_call(bus, s, PIM_SESSION, "Close", NULL, NULL, NULL);
+	free(s);
+}
+
 static void test_stats(void)
 {
 	sd_bus_message *r = NULL;
@@ -548,6 +615,7 @@ int main(void)
 	test_session();
 	test_peers();
 	test_serving();
+	test_serving_cpu();
 	test_stats();
 	sd_bus_flush_close_unref(bus);
 	return tap_done();
