@@ -207,7 +207,8 @@ static __always_inline void ATTN_FN(kpass)(struct pim_attn_unit *u,
 			const u8 *p = rs + ((u64)b * u->bpr + ts * kb) * 64;
 			v8f acc[PIM_MAX_GQA_GROUP];
 
-			__builtin_prefetch(p + PIM_PREFETCH);
+			for (j = 0; j < kb; j++)
+				__builtin_prefetch(p + PIM_PREFETCH + 64 * j);
 			if (G == 1) {
 				v8f a0 = { 0 }, a1 = { 0 }, a2 = { 0 };
 				v8f a3 = { 0 };
@@ -308,7 +309,9 @@ static __always_inline void ATTN_FN(vpass)(struct pim_attn_unit *u,
 	const u32 ne = G == 1 || G == 2 ? 4 : G == 4 ? 2 : 1;
 	const u8 *row;
 
-	if (G <= 8 && !(G & (G - 1)) && (!(nb % kb) || !(kb % nb))) {
+	/* (Only for a constant G: the generic build keeps its frame small.) */
+	if (__builtin_constant_p(G) && G <= 8 && !(G & (G - 1)) &&
+	    (!(nb % kb) || !(kb % nb))) {
 		period = kb > nb ? kb / nb : 1;
 		for (b = 0; b < nb; b++) {
 			row = rs + (u64)b * u->bpr * 64;
