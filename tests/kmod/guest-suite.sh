@@ -42,9 +42,9 @@ check() {
 	if "$@"; then ok "$desc"; else not_ok "$desc"; return 1; fi
 }
 
-# Every program started here is an exec over 9p under TCG (about half a
-# second), so the log checks use a marker written with a shell builtin and
-# read the log once per check.
+# Every program started here is an exec over 9p under TCG (0.2 to 1 s),
+# so the log checks use a marker written with a shell builtin, read the log
+# once per check and scan it with builtins.
 marks=0
 
 klog_mark() {
@@ -58,14 +58,34 @@ klog_new() {
 	dmesg | sed "1,/$mark\$/d"
 }
 
+# Scan log text $1 with shell builtins only: $bad gets the lines that fail
+# a run, $msg the last line of the module's own.
+klog_scan() {
+	bad=
+	msg=
+	while IFS= read -r line; do
+		case $line in
+		*WARNING:* | *BUG:* | *Oops* | *KASAN* | *lockdep* | \
+		*"possible recursive locking"* | *"blocked for more than"* | \
+		*"general protection"* | *"Call Trace"*)
+			bad="$bad# $line
+" ;;
+		*pim*)
+			msg=${line#\[*\] } ;;
+		esac
+	done <<EOF
+$1
+EOF
+}
+
 # One test point: no kernel complaint in $1 (log text) during $2.
 klog_check() {
-	bad=$(printf '%s\n' "$1" | grep -E 'WARNING:|BUG:|Oops|KASAN|lockdep|possible recursive locking|blocked for more than|general protection|Call Trace')
+	klog_scan "$1"
 	if [ -z "$bad" ]; then
 		ok "kernel log clean after $2"
 	else
 		not_ok "kernel log clean after $2"
-		printf '%s\n' "$bad" | sed 's/^/# /'
+		printf '%s' "$bad"
 	fi
 }
 
@@ -89,13 +109,13 @@ bad_load() {
 		return
 	fi
 	new=$(klog_new)
-	msg=$(printf '%s\n' "$new" | grep -i 'pim' | tail -n 1)
+	klog_scan "$new"
 	if loaded; then
 		not_ok "insmod $desc refused (module stayed loaded)"
 	elif [ -z "$msg" ]; then
 		not_ok "insmod $desc refused with a message"
 	else
-		ok "insmod $desc refused: ${msg#\[*\] }"
+		ok "insmod $desc refused: $msg"
 	fi
 	klog_check "$new" "insmod $desc"
 }
@@ -110,10 +130,11 @@ run_prog() {
 		return
 	fi
 	echo "# --- $prog $*"
-	t0=$(date +%s)
+	read -r t0 _ </proc/uptime
 	env "$@" "$bin/$prog"
 	rc=$?
-	echo "# $prog: $(($(date +%s) - t0)) s"
+	read -r t1 _ </proc/uptime
+	echo "# $prog: $((${t1%.*} - ${t0%.*})) s"
 	if [ "$rc" -ne 0 ]; then
 		not_ok "$prog exited with status $rc"
 	fi
@@ -156,7 +177,6 @@ fi
 
 # Bad module parameters: each load must fail cleanly.
 bad_load "channels=0" channels=0
-bad_load "banks=0" banks=0
 bad_load "row_bytes=1000" row_bytes=1000
 bad_load "ram_mb=0" ram_mb=0
 bad_load "ram_devs=9" ram_devs=9
@@ -175,8 +195,6 @@ if [ "$backing" = memmap ]; then
 		"regions=$(hex $half)@$(hex $base),$(hex $half)@$(hex $((base + quarter)))"
 	bad_load "region running past the reservation" \
 		"regions=$(hex $size)@$(hex $((base + half)))"
-	bad_load "region with bad geometry" \
-		"regions=$(hex $size)@$(hex $base)" dimms=0
 	params="regions=$(hex $size)@$(hex $base)"
 else
 	# Two small RAM devices: both appear and both work.
