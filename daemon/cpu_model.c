@@ -19,11 +19,6 @@ const struct gpu_model pimd_tiny_model = {
 	.dp = 1,
 };
 
-bool pimd_cpu_available(void)
-{
-	return true;
-}
-
 int pimd_cpu_backend_new(const struct gpu_model *m, uint64_t seed,
 			 struct gpu_backend **out)
 {

@@ -7,7 +7,6 @@
 #ifndef PIMD_CPU_MODEL_H
 #define PIMD_CPU_MODEL_H
 
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "gpu/gpu.h"
@@ -15,9 +14,7 @@
 /* "tiny": a small GQA Llama shape the device and a TCG guest can serve. */
 extern const struct gpu_model pimd_tiny_model;
 
-/* Whether this build has the CPU backend (gpu/gpu_cpu.h). */
-bool pimd_cpu_available(void);
-/* The CPU backend for model m, weights from seed; 0 or -errno. */
+/* The CPU backend (gpu/gpu_cpu.h) for model m, weights from seed. */
 int pimd_cpu_backend_new(const struct gpu_model *m, uint64_t seed,
 			 struct gpu_backend **out);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cpu_model.h"
+#include "gpu/gpu_cpu.h"
 #include "serve.h"
 
 void serve_opts_default(struct serve_opts *o)
@@ -21,8 +22,7 @@ void serve_opts_default(struct serve_opts *o)
 	o->cfg.chunk_max = 256;
 	snprintf(o->model, sizeof(o->model), "tiny");
 	snprintf(o->gpu, sizeof(o->gpu), "A100");
-	snprintf(o->compute, sizeof(o->compute), "%s",
-		 pimd_cpu_available() ? "cpu" : "none");
+	snprintf(o->compute, sizeof(o->compute), "cpu");
 	o->seed = 1;
 }
 
@@ -128,10 +128,11 @@ int serve_model_new(struct serve_model *sm, struct serve_opts *o,
 	if (strcmp(o->compute, "cpu"))
 		return pimd_error(error, -EINVAL,
 				  "compute \"%s\": cpu or none", o->compute);
+	if (gpu_cpu_model_check(&sm->model, &why))
+		return pimd_error(error, -EINVAL, "compute cpu cannot run "
+				  "model %s (%s): use compute none", o->model,
+				  why);
 	ret = pimd_cpu_backend_new(&sm->model, sm->seed, &sm->compute);
-	if (ret == -EOPNOTSUPP)
-		return pimd_error(error, -ENOEXEC,
-				  "pimd was built without the CPU backend");
 	if (ret)
 		return pimd_error(error, ret, "CPU backend for %s",
 				  sm->model.name);

@@ -338,7 +338,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	int c, bad = 0;
 
 	*o = (struct opts){ 8, 64, 160, 8, 16, 1, NULL, "l3", "A100",
-			    pimd_cpu_available() ? "cpu" : "none", false };
+			    "cpu", false };
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r':

@@ -531,6 +531,9 @@ static void test_serving_cpu(void)
 
 	if (!tap_ok(s != NULL, "serving session (compute cpu)"))
 		return;
+	expect_err(PIM_ERR("InvalidArgument"), "Configure: compute cpu, "
+		   "model OPT-66B", s, PIM_SERVING, "Configure", "a{sv}", 2,
+		   "model", "s", "OPT-66B", "compute", "s", "cpu");
 	ret = client_call(bus, s, PIM_SERVING, "Configure", NULL, NULL,
 			  "a{sv}", 2, "compute", "s", "cpu", "seed", "t",
 			  (uint64_t)5);
