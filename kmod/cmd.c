@@ -251,7 +251,9 @@ bool pim_req_cancelled(const struct pim_req *req)
 		return true;
 	if (req->xport == PIM_XPORT_QUEUE)
 		return READ_ONCE(req->queue->dead);
-	return READ_ONCE(p->flags) & PF_EXITING || fatal_signal_pending(p);
+	/* A killed io_uring SQPOLL thread waits for us before it exits. */
+	return READ_ONCE(p->flags) & PF_EXITING || fatal_signal_pending(p) ||
+	       READ_ONCE(p->signal->flags) & SIGNAL_GROUP_EXIT;
 }
 
 /* Lanes call this as each rank task ends. */
