@@ -4,8 +4,9 @@
  *
  * 1. Every running request in its decode phase is scheduled: all KV lives
  *    on PIM, and skipping a request would only stretch its time between
- *    tokens. Decodes go to the two sub-batches N at a time, each group to
- *    the sub-batch with less predicted PIM work, so P0 and P1 stay equal.
+ *    tokens. New decodes go to the two sub-batches N at a time, each group
+ *    to the sub-batch with less predicted PIM work, so P0 and P1 stay
+ *    equal; a request then stays in its sub-batch (see plan_decodes()).
  * 2. Prefill work fills the GPU side. Sub-batch j's GPU time G_j overlaps
  *    the other sub-batch's PIM time P_(1-j); while G_j < P_(1-j) the GPU
  *    would idle, so a prefill (a partly prefilled request first, then the
@@ -269,27 +270,63 @@ static void plan_prefills(struct planner *pl)
 	}
 }
 
-/* Step 1: all decodes, N at a time, to the sub-batch with less PIM work. */
+static double decode_weight(const struct planner *pl, const struct req *r)
+{
+	return pl->ctx_cost * (r->prompt + r->generated) + pl->req_cost;
+}
+
+/*
+ * Step 1: all decodes. A request keeps its sub-batch from one iteration to
+ * the next, so the sub-batches change only when requests come and go (and
+ * a caller's per-sub-batch state stays valid). New decodes go N at a time
+ * to the sub-batch with less predicted PIM work; when drift still leaves
+ * the two more than 1% apart, the latest admitted requests of the heavier
+ * one move over while that narrows the gap.
+ */
 static void plan_decodes(struct planner *pl)
 {
 	struct sched *s = pl->s;
 	uint32_t i, j = 0, in_group = 0, n = pl->p->nr_sub;
-	double w[2] = { 0, 0 }, bctx = pl->ctx_cost, bn = pl->req_cost;
+	double w[2] = { 0, 0 }, gap;
+	struct req *r;
 
 	for (i = 0; i < s->nr_run; i++) {
-		uint32_t slot = s->run[i];
-		const struct req *r = &s->req[slot];
-
-		if (r->prefilled < r->prompt) {
-			s->pend[pl->nr_pend++] = slot;
+		r = &s->req[s->run[i]];
+		if (r->prefilled < r->prompt)
+			s->pend[pl->nr_pend++] = s->run[i];
+		else if (r->sub < n)
+			w[r->sub] += decode_weight(pl, r);
+	}
+	for (i = 0; i < s->nr_run; i++) {
+		r = &s->req[s->run[i]];
+		if (r->prefilled < r->prompt || r->sub < n)
 			continue;
-		}
-		if (in_group == 0 && n == 2)
-			j = w[0] <= w[1] ? 0 : 1;
-		add_decode(&pl->p->sub[j], slot, r);
-		w[j] += bctx * (r->prompt + r->generated) + bn;
+		if (in_group == 0)
+			j = n == 2 && w[1] < w[0] ? 1 : 0;
+		r->sub = j;
+		w[j] += decode_weight(pl, r);
 		if (++in_group == s->cfg.decode_step)
 			in_group = 0;
+	}
+	for (i = s->nr_run; n == 2 && i-- > 0;) {
+		uint32_t heavy = w[1] > w[0];
+		double x;
+
+		gap = w[heavy] - w[!heavy];
+		if (gap <= 0.01 * (w[0] + w[1]))
+			break;
+		r = &s->req[s->run[i]];
+		x = decode_weight(pl, r);
+		if (r->prefilled < r->prompt || r->sub != heavy || x >= gap)
+			continue;
+		r->sub = !heavy;
+		w[heavy] -= x;
+		w[!heavy] += x;
+	}
+	for (i = 0; i < s->nr_run; i++) {
+		r = &s->req[s->run[i]];
+		if (r->prefilled == r->prompt)
+			add_decode(&pl->p->sub[r->sub], s->run[i], r);
 	}
 }
 

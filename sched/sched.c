@@ -212,6 +212,7 @@ int sched_admit(struct sched *s, uint32_t slot)
 	}
 	r->state = REQ_RUNNING;
 	r->next = SLOT_NONE;
+	r->sub = SUB_NONE;
 	s->run[s->nr_run++] = slot;
 	if (r->rankset != SCHED_RANKSET_ANY)
 		s->class_reqs[r->rankset]++;

@@ -17,7 +17,10 @@ struct req {
 	uint32_t state;		/* enum req_state */
 	uint32_t next;		/* free list or waiting FIFO */
 	uint32_t rankset;	/* of layer 0 */
+	uint32_t sub;		/* decode sub-batch, SUB_NONE before the first */
 };
+
+#define SUB_NONE	2
 
 #define SLOT_NONE	UINT32_MAX
 

@@ -28,6 +28,9 @@ struct l3_dev {
 	size_t kv_bytes;
 	uint8_t *kv;		/* max_slots KV descriptors */
 	bool *placed;
+	/* A request refused since the last release: placement is
+	 * deterministic, so as large a one on that rankset fails again. */
+	uint32_t refused, refused_rankset;
 	uint32_t timed_layers;
 	double layer_scale;
 };
@@ -56,7 +59,14 @@ static int l3_alloc(struct sim_dev *d, uint32_t slot, uint32_t max_tokens,
 	s.rankset_hint = rankset;
 	if (pim_kv_check(&ld->dm, &s, NULL))
 		return -E2BIG;
+	if (ld->refused && max_tokens >= ld->refused &&
+	    rankset == ld->refused_rankset)
+		return -ENOSPC;
 	ret = pim_kv_place(&ld->dm, &s, l3_kv(ld, slot));
+	if (ret == -ENOSPC) {
+		ld->refused = max_tokens;
+		ld->refused_rankset = rankset;
+	}
 	if (ret)
 		return ret == -ENOSPC ? -ENOSPC : -E2BIG;
 	ld->placed[slot] = true;
@@ -72,6 +82,7 @@ static void l3_release(struct sim_dev *d, uint32_t slot)
 		return;
 	pim_kv_release(&ld->dm, l3_kv(ld, slot));
 	ld->placed[slot] = false;
+	ld->refused = 0;
 	l3_books(ld);
 }
 
