@@ -40,6 +40,8 @@ typedef u8 v16b __attribute__((vector_size(16)));
 typedef u8 v16b_un __attribute__((vector_size(16))) __aligned(1);
 typedef u16 v8h __attribute__((vector_size(16)));
 typedef s16 v8s __attribute__((vector_size(16)));
+typedef float v4f __attribute__((vector_size(16)));
+typedef s32 v4i __attribute__((vector_size(16)));
 
 /*
  * The 8 elements "e" of a burst (one per chip) as u16 lanes: chip c's
@@ -48,10 +50,14 @@ typedef s16 v8s __attribute__((vector_size(16)));
  */
 static __always_inline v16b ATTN_FN(gather)(const u8 *p)
 {
-	const v16b beats = { 0, 8, 1, 9, 2, 10, 3, 11,
-			     4, 12, 5, 13, 6, 14, 7, 15 };
+	/* Two shuffles SSE2 has (pshufd, punpcklbw), not one it lacks. */
+	const v16b high = { 8, 9, 10, 11, 12, 13, 14, 15,
+			    8, 9, 10, 11, 12, 13, 14, 15 };
+	const v16b mix = { 0, 16, 1, 17, 2, 18, 3, 19,
+			   4, 20, 5, 21, 6, 22, 7, 23 };
+	v16b x = *(const v16b_un *)p;
 
-	return __builtin_shuffle(*(const v16b_un *)p, beats);
+	return __builtin_shuffle(x, __builtin_shuffle(x, high), mix);
 }
 
 /* FP16 to FP32 in integer and FP32 arithmetic, exactly as vcvtph2ps. */
@@ -59,8 +65,13 @@ static __always_inline v8f ATTN_FN(fp16_soft)(v8u h)
 {
 	v8u a = h & 0x7fff, sign = (h & 0x8000) << 16;
 	v8u f = (v8u)((v8f)(a << 13) * 0x1p112f);
-	v8u inf_nan = (v8u)(a >= 0x7c00);
-	v8u quiet = (v8u)((a & 0x3ff) != 0) & 0x400000;
+	/*
+	 * Masks by arithmetic, not compares: SSE2 has no 8-lane compare and
+	 * gcc would split one into scalars. a >= 0x7c00 iff a + 0x400 has
+	 * bit 15 set; a nonzero mantissa carries into bit 10.
+	 */
+	v8u inf_nan = (v8u)((v8i)((a + 0x400) << 16) >> 31);
+	v8u quiet = (((a & 0x3ff) + 0x3ff) & 0x400) << 12;
 	v8u special = (a << 13) | 0x7f800000 | quiet;
 
 	return (v8f)(((inf_nan & special) | (~inf_nan & f)) | sign);
@@ -113,16 +124,31 @@ u32 ATTN_FN(pim_fp16_to_fp32)(u16 h)
 	return r.u;
 }
 
+/* a > b lane by lane: two native 4-lane compares in the SSE2 build. */
+static __always_inline v8i ATTN_FN(vgt)(v8f a, v8f b)
+{
+#ifdef __AVX__
+	return a > b;
+#else
+	union { v8f f; v8i i; v4f h[2]; v4i m[2]; } x = { .f = a }, y = { .f = b };
+
+	x.m[0] = x.h[0] > y.h[0];
+	x.m[1] = x.h[1] > y.h[1];
+	return x.i;
+#endif
+}
+
+/* The larger lane (b where a is NaN). */
 static __always_inline v8f ATTN_FN(vmax)(v8f a, v8f b)
 {
-	v8i m = a > b;
+	v8i m = ATTN_FN(vgt)(a, b);
 
 	return (v8f)(((v8i)a & m) | ((v8i)b & ~m));
 }
 
 static __always_inline v8f ATTN_FN(vmin)(v8f a, v8f b)
 {
-	v8i m = a < b;
+	v8i m = ATTN_FN(vgt)(b, a);
 
 	return (v8f)(((v8i)a & m) | ((v8i)b & ~m));
 }
@@ -138,8 +164,8 @@ static __always_inline v8f ATTN_FN(vexp)(v8f x)
 	v8f t, n, r, p;
 	v8i ni, ok;
 
+	/* NaN fails the compare in vmax and becomes -104. */
 	x = ATTN_FN(vmin)(ATTN_FN(vmax)(x, zero - 104.0f), zero + 88.0f);
-	x = (v8f)((v8i)x & (v8i)(x == x));	/* NaN -> 0 */
 	t = x * 1.44269504088896341f;
 	n = (t + 12582912.0f) - 12582912.0f;	/* round to nearest */
 	r = x - n * 0.693145751953125f;
@@ -151,7 +177,7 @@ static __always_inline v8f ATTN_FN(vexp)(v8f x)
 	p = p * r + 1.0f;
 	p = p * r + 1.0f;
 	ni = __builtin_convertvector(n, v8i);
-	ok = ni > -127;
+	ok = ~((ni + 126) >> 31);		/* n > -127 */
 	return p * (v8f)(((ni + 127) << 23) & ok);
 }
 
