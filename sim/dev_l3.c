@@ -28,9 +28,14 @@ struct l3_dev {
 	size_t kv_bytes;
 	uint8_t *kv;		/* max_slots KV descriptors */
 	bool *placed;
-	/* A request refused since the last release: placement is
-	 * deterministic, so as large a one on that rankset fails again. */
+	/*
+	 * A request refused since the last release: placement is
+	 * deterministic, so as large a one fails again. When the ranksets
+	 * divide the layers, every first rankset asks each rankset for the
+	 * same room, so the hint does not matter.
+	 */
 	uint32_t refused, refused_rankset;
+	bool hint_free;
 	uint32_t timed_layers;
 	double layer_scale;
 };
@@ -60,7 +65,11 @@ static int l3_alloc(struct sim_dev *d, uint32_t slot, uint32_t max_tokens,
 	if (pim_kv_check(&ld->dm, &s, NULL))
 		return -E2BIG;
 	if (ld->refused && max_tokens >= ld->refused &&
-	    rankset == ld->refused_rankset)
+	    (ld->hint_free || rankset == ld->refused_rankset))
+		return -ENOSPC;
+	/* Cheaper than a failing search: not even the raw bytes are free. */
+	if ((double)max_tokens * gpu_model_kv_token_bytes(&ld->cfg->model) >
+	    (double)pim_dm_free(&ld->dm))
 		return -ENOSPC;
 	ret = pim_kv_place(&ld->dm, &s, l3_kv(ld, slot));
 	if (ret == -ENOSPC) {
@@ -206,6 +215,7 @@ static int l3_setup(struct l3_dev *ld, const struct sim_config *cfg,
 	ld->timed_layers = m->layers;
 	ld->layer_scale = 1;
 	if (m->layers % g.ranksets == 0) {
+		ld->hint_free = true;
 		ld->timed_layers = g.ranksets;
 		ld->layer_scale = (double)m->layers / g.ranksets;
 	}
