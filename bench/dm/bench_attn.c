@@ -282,6 +282,14 @@ int main(void)
 				     65536);
 			if (!kv)
 				return 1;
+			if (ki == 0 && pim_attn_uses_avx2()) {
+				/* The kernel's default (qemu64) build. */
+				pim_attn_select(false);
+				x = attn_1core(&d.dm, kv, 16384, cpu_now);
+				pim_attn_select(true);
+				printf("bench dm-attn-%s-mha-16k-sse2 %.2f GB/s\n",
+				       dn, x / 1e9);
+			}
 			for (li = 0; li < 3; li++) {
 				x = attn_1core(&d.dm, kv, lens[li], cpu_now);
 				printf("bench dm-attn-%s-%s-%uk %.2f GB/s\n", dn,
