@@ -29,15 +29,12 @@ struct l3_dev {
 	uint8_t *kv;		/* max_slots KV descriptors */
 	bool *placed;
 	/*
-	 * The last refused request and the free bytes then. A failing
-	 * pim_kv_place() searches every rank's map for every (layer, group),
-	 * which dominates a run when PIM memory is full, so a request as
-	 * large is refused again until a quarter of it has been freed since
-	 * (placement is deterministic; when the ranksets divide the layers,
-	 * every first rankset asks each rankset for the same room).
+	 * A request refused since the last release: placement is
+	 * deterministic, so as large a one fails again. When the ranksets
+	 * divide the layers, every first rankset asks each rankset for the
+	 * same room, so the hint does not matter.
 	 */
 	uint32_t refused, refused_rankset;
-	double refused_free;
 	bool hint_free;
 	uint32_t timed_layers;
 	double layer_scale;
@@ -71,8 +68,7 @@ static int l3_alloc(struct sim_dev *d, uint32_t slot, uint32_t max_tokens,
 	need = (double)max_tokens * gpu_model_kv_token_bytes(&ld->cfg->model);
 	free = (double)pim_dm_free(&ld->dm);
 	if (ld->refused && max_tokens >= ld->refused &&
-	    (ld->hint_free || rankset == ld->refused_rankset) &&
-	    free < ld->refused_free + need / 4)
+	    (ld->hint_free || rankset == ld->refused_rankset))
 		return -ENOSPC;
 	if (need > free)	/* not even the raw bytes are free */
 		return -ENOSPC;
@@ -80,7 +76,6 @@ static int l3_alloc(struct sim_dev *d, uint32_t slot, uint32_t max_tokens,
 	if (ret == -ENOSPC) {
 		ld->refused = max_tokens;
 		ld->refused_rankset = rankset;
-		ld->refused_free = free;
 	}
 	if (ret)
 		return ret == -ENOSPC ? -ENOSPC : -E2BIG;
@@ -97,6 +92,7 @@ static void l3_release(struct sim_dev *d, uint32_t slot)
 		return;
 	pim_kv_release(&ld->dm, l3_kv(ld, slot));
 	ld->placed[slot] = false;
+	ld->refused = 0;
 	l3_books(ld);
 }
 
