@@ -39,6 +39,7 @@ struct plan {
 	struct job *job;
 	unsigned int nr, cap;
 	const char *dir;
+	uint32_t requests;
 };
 
 static struct job *add(struct plan *p, enum group g, const char *sys,
@@ -61,6 +62,7 @@ static struct job *add(struct plan *p, enum group g, const char *sys,
 	sim_system_preset(sys, &j->cfg.sys);
 	sim_model_preset(model, &j->cfg);
 	snprintf(j->cfg.trace, sizeof(j->cfg.trace), "%s", trace);
+	j->cfg.requests = p->requests;
 	return j;
 }
 
@@ -345,7 +347,7 @@ static const char report_gp[] =
 "set terminal pngcairo size 1400,900 font ',10'\n"
 "set datafile separator whitespace\n"
 "set output 'main.png'\n"
-"set multiplot layout 2,2 title 'Throughput relative to GPU-only (8 x A100), 1,000 requests'\n"
+"set multiplot layout 2,2 title 'Throughput relative to GPU-only (8 x A100)'\n"
 "set style data histograms\n"
 "set style histogram clustered gap 1\n"
 "set style fill solid 0.8 border -1\n"
@@ -385,9 +387,9 @@ static const char report_gp[] =
 "     NaN with boxes fillstyle solid 0.7 lc 0 title 'sub-batch 0', \\\n"
 "     NaN with boxes fillstyle solid 0.7 lc 1 title 'sub-batch 1'\n";
 
-int sim_eval(const char *dir, unsigned int jobs)
+int sim_eval(const char *dir, unsigned int jobs, uint32_t requests)
 {
-	struct plan p = { .dir = dir };
+	struct plan p = { .dir = dir, .requests = requests };
 	struct outcome *out;
 	FILE *gp;
 	int ret;

@@ -3,11 +3,14 @@
 #ifndef PIM_SIM_EVAL_H
 #define PIM_SIM_EVAL_H
 
+#include <stdint.h>
+
 /*
  * Writes into dir: main.csv/.json (every system x model x trace),
  * h100.csv, ablation.csv, scaling.csv, timeline.csv, the gnuplot data
- * files and report.gp, and prints the tables. 0 or -errno.
+ * files and report.gp, and prints the tables. Generated traces have
+ * `requests` requests (the paper: 1,000). 0 or -errno.
  */
-int sim_eval(const char *dir, unsigned int jobs);
+int sim_eval(const char *dir, unsigned int jobs, uint32_t requests);
 
 #endif /* PIM_SIM_EVAL_H */

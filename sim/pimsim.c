@@ -31,7 +31,7 @@ static void usage(FILE *f)
 "  -o, --set KEY=VALUE   apply one setting (see docs/simulator.md)\n"
 "  -f, --format FMT      table (default), csv or json\n"
 "  -T, --timeline FILE   write per-iteration times as CSV\n"
-"  -E, --eval DIR        run the full evaluation into DIR\n"
+"  -E, --eval DIR        run the full evaluation into DIR (-n applies)\n"
 "  -j, --jobs N          parallel runs for --eval (default 1)\n"
 "  -h, --help\n"
 "Options apply in order, so a later one overrides an earlier one.\n"
@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (eval_dir)
-		return sim_eval(eval_dir, jobs) ? 1 : 0;
+		return sim_eval(eval_dir, jobs, cfg.requests) ? 1 : 0;
 	if (tl_path) {
 		cfg.timeline = fopen(tl_path, "w");
 		if (!cfg.timeline) {
