@@ -3,10 +3,11 @@
  * cmd.c - the one submit path every transport calls.
  *
  * pim_req_new() validates a command and copies everything it reads from user
- * memory into the request, in the submitting task (prep.c). pim_req_submit() orders
- * it on a stream and starts it on the rank lanes. When the last lane is done
- * the request goes back to its transport, which copies results out in the
- * task that owns the user addresses (pim_req_finish()).
+ * memory into the request, in the submitting task (prep.c).
+ * pim_req_submit() orders it on a stream and starts it on the rank lanes.
+ * When the last lane is done the request goes back to its transport, which
+ * copies results out in the task that owns the user addresses
+ * (pim_req_finish()).
  */
 #include <linux/overflow.h>
 #include <linux/sched.h>
@@ -159,8 +160,8 @@ static void pim_req_account(struct pim_req *req)
 {
 	struct pim_device *pdev = req->pf->pdev;
 
-	atomic64_inc(&pdev->commands);
-	atomic64_add(req->cqe.device_ns, &pdev->device_ns);
+	this_cpu_add(pdev->stats->commands, 1);
+	this_cpu_add(pdev->stats->device_ns, req->cqe.device_ns);
 	trace_pim_complete(pdev->id, req->cmd.opcode, req->cqe.user_data,
 			   req->cqe.res, req->cqe.device_ns);
 }
@@ -185,7 +186,7 @@ bool pim_cmd_nop(struct pim_file *pf, const struct pim_cmd *cmd,
 		return false;
 	memset(cqe, 0, sizeof(*cqe));
 	cqe->user_data = cmd->user_data;
-	atomic64_inc(&pdev->commands);
+	this_cpu_add(pdev->stats->commands, 1);
 	trace_pim_submit(pdev->id, xport, PIM_OP_NOP, cmd->user_data);
 	trace_pim_complete(pdev->id, PIM_OP_NOP, cmd->user_data, 0, 0);
 	return true;
@@ -213,8 +214,10 @@ static void pim_req_complete(struct pim_req *req)
 	if (req->cqe.res >= 0 && req->tl)
 		req->cqe.device_ns = pim_tl_end_ns(req->tl);
 	if (req->cqe.res >= 0 && req->cmd.opcode == PIM_OP_ATTN) {
-		atomic64_add(req->q_words * sizeof(u32), &pf->pdev->bytes_in);
-		atomic64_add(req->q_words * sizeof(u32), &pf->pdev->bytes_out);
+		u64 bytes = req->q_words * sizeof(u32);
+
+		this_cpu_add(pf->pdev->stats->bytes_in, bytes);
+		this_cpu_add(pf->pdev->stats->bytes_out, bytes);
 	}
 	pim_req_account(req);
 

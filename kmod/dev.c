@@ -64,11 +64,14 @@ static ssize_t pim_geom_show(struct device *dev, struct device_attribute *attr,
 static ssize_t pim_counter_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
 {
-	const char *pdev = (const char *)to_pim(dev);
+	struct pim_device *pdev = to_pim(dev);
+	size_t off = pim_field_off(attr);
+	u64 sum = 0;
+	int cpu;
 
-	return sysfs_emit(buf, "%lld\n",
-			  atomic64_read((const atomic64_t *)
-					(pdev + pim_field_off(attr))));
+	for_each_possible_cpu(cpu)
+		sum += *(u64 *)((char *)per_cpu_ptr(pdev->stats, cpu) + off);
+	return sysfs_emit(buf, "%llu\n", sum);
 }
 
 #define PIM_GEOM_ATTR(f)						\
@@ -82,7 +85,7 @@ static struct pim_field_attr pim_attr_##f = {				\
 static struct pim_field_attr pim_attr_##f = {				\
 	.dattr = { .attr = { .name = #f, .mode = 0444 },		\
 		   .show = pim_counter_show },				\
-	.off = offsetof(struct pim_device, f),				\
+	.off = offsetof(struct pim_stats, f),				\
 }
 
 PIM_GEOM_ATTR(channels);
@@ -174,7 +177,10 @@ struct class pim_class = {
 
 static void pim_dev_release(struct device *dev)
 {
-	kfree(to_pim(dev));
+	struct pim_device *pdev = to_pim(dev);
+
+	free_percpu(pdev->stats);
+	kfree(pdev);
 }
 
 static void pim_dm_free_state(struct pim_device *pdev)
@@ -221,6 +227,11 @@ struct pim_device *pim_device_create(int id, const struct pim_backing *bk,
 	pdev->bk = *bk;
 	pdev->geom = *g;
 	mutex_init(&pdev->dm_lock);
+	pdev->stats = alloc_percpu(struct pim_stats);
+	if (!pdev->stats) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
 
 	ret = pim_dm_setup(pdev);
 	if (ret)
@@ -255,6 +266,7 @@ err_put:
 err_dm:
 	pim_dm_free_state(pdev);
 err_free:
+	free_percpu(pdev->stats);
 	kfree(pdev);
 	return ERR_PTR(ret);
 }

@@ -117,7 +117,7 @@ static int pim_task_append(struct pim_device *pdev, struct pim_req *req)
 		return ret;
 	pim_tl_reset(req->tl, pdev->dm);
 	pim_tl_append(req->tl, kvo->kv, io->layer, io->count, req->cmd.flags);
-	atomic64_add(req->buf_len, &pdev->bytes_in);
+	this_cpu_add(pdev->stats->bytes_in, req->buf_len);
 	return 0;
 }
 
@@ -141,7 +141,7 @@ static int pim_task_read(struct pim_device *pdev, struct pim_req *req)
 		return ret;
 	pim_tl_reset(req->tl, pdev->dm);
 	pim_tl_read(req->tl, kvo->kv, io->layer, io->count);
-	atomic64_add(req->buf_len, &pdev->bytes_out);
+	this_cpu_add(pdev->stats->bytes_out, req->buf_len);
 	return 0;
 }
 
@@ -161,7 +161,10 @@ static int pim_task_raw(struct pim_device *pdev, struct pim_req *req)
 		return ret;
 	pim_tl_reset(req->tl, pdev->dm);
 	pim_tl_raw(req->tl, r->rank, r->len, write);
-	atomic64_add(r->len, write ? &pdev->bytes_in : &pdev->bytes_out);
+	if (write)
+		this_cpu_add(pdev->stats->bytes_in, r->len);
+	else
+		this_cpu_add(pdev->stats->bytes_out, r->len);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -58,6 +59,14 @@ struct pim_lane {
 	size_t scratch_len;
 };
 
+/* Counters since load, per CPU so that submitters and lanes never share. */
+struct pim_stats {
+	u64 commands;
+	u64 bytes_in;
+	u64 bytes_out;
+	u64 device_ns;
+};
+
 struct pim_device {
 	struct device dev;
 	struct cdev cdev;
@@ -74,10 +83,7 @@ struct pim_device {
 	struct workqueue_struct *wq;
 	struct pim_lane *lanes;
 
-	atomic64_t commands;
-	atomic64_t bytes_in;
-	atomic64_t bytes_out;
-	atomic64_t device_ns;
+	struct pim_stats __percpu *stats;
 };
 
 /*
