@@ -43,6 +43,10 @@ all: userspace module
 -include dm/dm.mk
 -include kmod/kmod.mk
 -include tests/kmod/tests.mk
+-include tests/fuzz/fuzz.mk
+-include tests/fault/fault.mk
+-include tests/isolation/isolation.mk
+-include tests/soak/soak.mk
 -include vm/vm.mk
 -include libpim/libpim.mk
 -include tools/tools.mk
