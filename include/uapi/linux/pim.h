@@ -29,7 +29,7 @@
 #define PIM_F_URING_CMD		(1ULL << 0)	/* IORING_OP_URING_CMD transport */
 #define PIM_F_QUEUES		(1ULL << 1)	/* ioctl-driven asynchronous queues */
 #define PIM_F_INFLIGHT_RELAYOUT	(1ULL << 2)	/* rank-PU re-layout on KV append */
-#define PIM_F_HOST_RELAYOUT	(1ULL << 3)	/* pre-transposed (host software) KV */
+#define PIM_F_HOST_RELAYOUT	(1ULL << 3)	/* host-software re-layout baseline */
 #define PIM_F_FP16		(1ULL << 4)	/* FP16 KV caches */
 #define PIM_F_BF16		(1ULL << 5)	/* BF16 KV caches */
 #define PIM_F_GQA		(1ULL << 6)	/* kv_heads < q_heads */
@@ -92,9 +92,19 @@ enum {
 	PIM_OP_LAST		= PIM_OP_RAW_WRITE,
 };
 
-/* pim_cmd.flags */
-#define PIM_CMD_F_HOST_RELAYOUT	(1U << 0)	/* KV_APPEND/READ: data pre-transposed by host */
-#define PIM_CMD_F_NO_RELAYOUT	(1U << 1)	/* KV_APPEND: write bytes as the host bus stripes them */
+/*
+ * pim_cmd.flags for KV_APPEND and KV_READ. Data is always in host order
+ * (token, head, element). By default the rank PU re-lays it out in flight.
+ * HOST_RELAYOUT stores the same bytes but charges the UPMEM-style host
+ * software transpose (an extra pass over the data) in device_ns.
+ * NO_RELAYOUT writes each burst as the host bus stripes it, so every
+ * element is split across two chips and attention over it is wrong, as on
+ * the hardware; read-back stays exact. A layer holds one kind of data:
+ * appending NO_RELAYOUT data to a re-laid-out layer, or the reverse, fails
+ * with -EINVAL.
+ */
+#define PIM_CMD_F_HOST_RELAYOUT	(1U << 0)
+#define PIM_CMD_F_NO_RELAYOUT	(1U << 1)
 #define PIM_CMD_F_ALL		(PIM_CMD_F_HOST_RELAYOUT | PIM_CMD_F_NO_RELAYOUT)
 
 /*
