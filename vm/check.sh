@@ -4,6 +4,9 @@
 # vm/check.sh check SUITE...	make check-vm: the harness's own host test,
 #				then every SUITE in each guest configuration
 # vm/check.sh bench SUITE...	make bench-vm: every SUITE in one guest
+# vm/check.sh check-debug SUITE...
+#				make check-debug: every SUITE in one boot of
+#				the debug kernel in VM_DEBUG_KERNEL
 #
 # Passes all TAP through and ends, for check, with one "N passed, N failed"
 # line (scripts/run-tap.sh's counting rules). Environment: VM_MEMMAP
@@ -28,8 +31,9 @@ die()
 }
 
 case "$what" in
-check|bench)	;;
-*)		echo "usage: vm/check.sh check|bench SUITE..." >&2; exit 2 ;;
+check|bench|check-debug)	;;
+*)		echo "usage: vm/check.sh check|bench|check-debug SUITE..." >&2
+		exit 2 ;;
 esac
 
 suites=()
@@ -42,7 +46,7 @@ done
 if [ "$what" = bench ] && [ $# -eq 0 ]; then
 	die "no guest benchmarks: VM_BENCH_SUITES is empty"
 fi
-if [ "$what" = check ] && [ $# -eq "$own" ]; then
+if [ "$what" != bench ] && [ $# -eq "$own" ]; then
 	die "no guest suites: VM_SUITES holds only the harness's own tests (tests/vm/); the driver's suites come from tests/*/ fragments"
 fi
 
@@ -81,14 +85,23 @@ if [ "$what" = bench ]; then
 fi
 
 t0=$(now)
-step "harness test" tests/vm/harness-test.sh
-step "config 1 (memmap $memmap, default CPU)" \
-	vm/run.sh "${run_opts[@]}" --memmap "$memmap" "${suites[@]}"
-step "config 2 (RAM backing, default CPU)" \
-	vm/run.sh "${run_opts[@]}" "${suites[@]}"
-step "config 3 (memmap $memmap, CPU max,-erms)" \
-	vm/run.sh "${run_opts[@]}" --memmap "$memmap" --cpu max,-erms \
-	"${suites[@]}"
+if [ "$what" = check-debug ]; then
+	# KASAN and lockdep make the guest several times slower.
+	step "debug kernel (memmap $memmap, default CPU)" \
+		vm/run.sh --mem "$mem" --timeout $((3 * ${VM_TIMEOUT:-420})) \
+		--suite-timeout $((3 * ${VM_SUITE_TIMEOUT:-240})) \
+		--kernel "${VM_DEBUG_KERNEL:?}" --memmap "$memmap" \
+		"${suites[@]}"
+else
+	step "harness test" tests/vm/harness-test.sh
+	step "config 1 (memmap $memmap, default CPU)" \
+		vm/run.sh "${run_opts[@]}" --memmap "$memmap" "${suites[@]}"
+	step "config 2 (RAM backing, default CPU)" \
+		vm/run.sh "${run_opts[@]}" "${suites[@]}"
+	step "config 3 (memmap $memmap, CPU max,-erms)" \
+		vm/run.sh "${run_opts[@]}" --memmap "$memmap" \
+		--cpu max,-erms "${suites[@]}"
+fi
 printf '# vm: check-vm: %.1f s\n' "$(echo "$(now) - $t0" | bc)"
 
 pass=$(grep -cE '^ok [0-9]+' "$log")

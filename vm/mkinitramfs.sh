@@ -3,13 +3,15 @@
 #
 # mkinitramfs.sh OUT: build the test guest's initramfs: static busybox,
 # vm/init as /init, and the guest kernel's modules for virtio-9p and
-# overlayfs in dependency order (listed in /lib/vm-modules/order).
+# overlayfs in dependency order (listed in /lib/vm-modules/order), unless
+# the kernel has them built in. VM_KMOD_ROOT (default build/vm/kernel)
+# holds lib/modules/KVER.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:?usage: mkinitramfs.sh OUT}
 kver=${KVER:-$("$top/scripts/kver.sh")}
-kdir=$top/build/vm/kernel
+kdir=${VM_KMOD_ROOT:-$top/build/vm/kernel}
 PATH=$PATH:/usr/sbin:/sbin
 
 die()
@@ -47,8 +49,9 @@ while read -r cmd path _; do
 	cp "$path" "$tree/lib/vm-modules/$name"
 	echo "$name" >>"$tree/lib/vm-modules/order"
 done <"$tree/deps"
+[ -s "$tree/lib/vm-modules/order" ] || grep -q '^builtin 9p$' "$tree/deps" ||
+	die "no modules found for virtio-9p"
 rm "$tree/deps"
-[ -s "$tree/lib/vm-modules/order" ] || die "no modules found for virtio-9p"
 
 # Uncompressed: decompressing under TCG costs more than copying.
 # Concurrent runs may rebuild it at once: write aside, rename atomically.

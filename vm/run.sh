@@ -29,6 +29,8 @@ options:
                       with --shell)
   --suite-timeout SEC per-suite limit inside the guest (default 300)
   --append ARGS       extra kernel command line
+  --kernel DIR        boot the debug kernel that vm/debug-kernel/build.sh
+                      built in DIR (its bzImage, modules and release)
   --env NAME=VALUE    set a variable in the guest (PIM_* of the caller's
                       environment are passed on by default)
   --shell             interactive: the terminal is the guest's (default
@@ -57,6 +59,7 @@ suite_timeout=300
 append=
 envs=()
 shell=
+kernel_dir=
 
 need_arg()
 {
@@ -73,6 +76,7 @@ while [ "$#" -gt 0 ]; do
 	--suite-timeout) need_arg "$@"; suite_timeout=$2; shift ;;
 	--append)	need_arg "$@"; append="$append $2"; shift ;;
 	--env)		need_arg "$@"; envs+=("$2"); shift ;;
+	--kernel)	need_arg "$@"; kernel_dir=$2; shift ;;
 	--suite)	need_arg "$@"; mode=suites; items+=("$2"); shift ;;
 	--shell)	shell=1 ;;
 	-h|--help)	usage; exit 0 ;;
@@ -173,15 +177,32 @@ else
 	region_env=(PIM_BACKING=ram)
 fi
 
-kver=${KVER:-$("$top/scripts/kver.sh")}
 vmdir=$top/build/vm
-vmlinux=$vmdir/vmlinux
-kmods=$vmdir/kernel/lib/modules
-initrd=$vmdir/initramfs.cpio
-[ -n "$kver" ] || die "no kernel headers installed (run scripts/setup.sh)"
-if [ "$(cat "$vmdir/kernel.stamp" 2>/dev/null)" != "$kver" ] ||
-   [ ! -s "$vmlinux" ]; then
-	die "guest kernel $kver not in build/vm (run scripts/setup.sh)"
+if [ -n "$kernel_dir" ]; then
+	# A debug kernel: bzImage (its vmlinux does not boot through PVH),
+	# 9p and overlay built in, so the initramfs carries no modules.
+	[ -e "$kernel_dir/done" ] ||
+		die "--kernel $kernel_dir: no finished debug kernel there (vm/debug-kernel/build.sh)"
+	kver=$(cat "$kernel_dir/release")
+	export KVER=$kver
+	vmlinux=$kernel_dir/bzImage
+	kmods=$kernel_dir/modules/lib/modules
+	initrd=$vmdir/initramfs-$kver.cpio
+	initrd_env=(KVER="$kver" VM_KMOD_ROOT="$kernel_dir/modules")
+	stamp=$kernel_dir/done
+else
+	kver=${KVER:-$("$top/scripts/kver.sh")}
+	vmlinux=$vmdir/vmlinux
+	kmods=$vmdir/kernel/lib/modules
+	initrd=$vmdir/initramfs.cpio
+	initrd_env=()
+	stamp=$vmdir/kernel.stamp
+	[ -n "$kver" ] ||
+		die "no kernel headers installed (run scripts/setup.sh)"
+	if [ "$(cat "$vmdir/kernel.stamp" 2>/dev/null)" != "$kver" ] ||
+	   [ ! -s "$vmlinux" ]; then
+		die "guest kernel $kver not in build/vm (run scripts/setup.sh)"
+	fi
 fi
 command -v qemu-system-x86_64 >/dev/null ||
 	die "qemu-system-x86_64 not found (run scripts/setup.sh)"
@@ -191,11 +212,12 @@ command -v qemu-system-x86_64 >/dev/null ||
 # Rebuild the initramfs when its inputs change.
 stale=
 [ -s "$initrd" ] || stale=1
-for f in "$top/vm/init" "$top/vm/mkinitramfs.sh" "$vmdir/kernel.stamp"; do
+for f in "$top/vm/init" "$top/vm/mkinitramfs.sh" "$stamp"; do
 	[ "$f" -nt "$initrd" ] && stale=1
 done
 if [ -n "$stale" ]; then
-	"$top/vm/mkinitramfs.sh" "$initrd" || die "cannot build the initramfs"
+	env ${initrd_env[@]+"${initrd_env[@]}"} "$top/vm/mkinitramfs.sh" \
+		"$initrd" || die "cannot build the initramfs"
 fi
 
 mkdir -p "$vmdir/runs"

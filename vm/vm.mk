@@ -49,3 +49,38 @@ bench-vm:
 	@$(MAKE) --no-print-directory module $(VM_DEPS)
 	@$(VM_ENV) PIM_KO=$(abspath $(PIM_KO)) \
 		vm/check.sh bench $(VM_BENCH_SUITES)
+
+# The debug kernel (vm/debug-kernel/: KASAN, lockdep, UBSAN, kmemleak,
+# fault injection), built once into a cache outside the checkout, and the
+# module built against it from a copy of its sources under build/.
+DEBUG_KDIR_CACHE := $(shell vm/debug-kernel/build.sh --print-dir)
+PIM_DEBUG_DIR	:= $(BUILD)/kmod-debug
+PIM_DEBUG_KO	:= $(PIM_DEBUG_DIR)/pim.ko
+PIM_DEBUG_SRCS	:= Kbuild $(wildcard kmod/*.[ch] dm/*.[ch] dm/Kbuild.inc) \
+		   include/uapi/linux/pim.h
+
+.PHONY: debug-kernel check-debug
+debug-kernel:
+	@vm/debug-kernel/build.sh >/dev/null
+
+$(PIM_DEBUG_KO): $(PIM_DEBUG_SRCS) $(DEBUG_KDIR_CACHE)/done
+	@rm -rf $(PIM_DEBUG_DIR)/src
+	@mkdir -p $(PIM_DEBUG_DIR)/src
+	cp --parents $(PIM_DEBUG_SRCS) $(PIM_DEBUG_DIR)/src/
+	$(MAKE) -C $(DEBUG_KDIR_CACHE)/obj M=$(abspath $(PIM_DEBUG_DIR)/src) \
+		W=1 modules
+	cp $(PIM_DEBUG_DIR)/src/pim.ko $@
+
+$(DEBUG_KDIR_CACHE)/done:
+	vm/debug-kernel/build.sh >/dev/null
+
+# The guest suites (less the harness's self-test, which expects Debian's
+# kernel) in one boot of the debug kernel; the kernel-log scan covers
+# KASAN, UBSAN, lockdep and kmemleak reports.
+check-debug:
+	@vm/fetch-kernel.sh
+	@vm/debug-kernel/build.sh >/dev/null
+	@$(MAKE) --no-print-directory module $(VM_DEPS) $(PIM_DEBUG_KO)
+	@$(VM_ENV) PIM_KO=$(abspath $(PIM_DEBUG_KO)) \
+		VM_DEBUG_KERNEL=$(DEBUG_KDIR_CACHE) \
+		vm/check.sh check-debug $(filter-out tests/vm/%,$(VM_SUITES))
