@@ -16,18 +16,26 @@ $(FUZZ_BIN): $(FUZZ_OBJS)
 VM_DEPS		+= $(FUZZ_BIN)
 VM_SUITES	+= tests/fuzz/guest-fuzz.sh
 
-# The long run, on the stock kernel (make fuzz) or the debug kernel
-# (make fuzz VM_KERNEL=debug). FUZZ_SECONDS bounds it in time, FUZZ_ITERS
-# in commands.
+# The long run: make fuzz on Debian's kernel, make fuzz-debug on the debug
+# kernel (vm/debug-kernel/). FUZZ_ITERS bounds it in commands,
+# FUZZ_SECONDS in time.
 FUZZ_ITERS	?= 1000000
 FUZZ_SECONDS	?= 3000
+FUZZ_RUN	= PIM_FUZZ_ITERS=$(FUZZ_ITERS) PIM_FUZZ_SECONDS=$(FUZZ_SECONDS) \
+		  vm/run.sh --memmap '256M$$1G' \
+		  --timeout $$(($(FUZZ_SECONDS) * 2 + 600)) \
+		  --suite-timeout $$(($(FUZZ_SECONDS) * 2 + 300))
 
-.PHONY: fuzz
+.PHONY: fuzz fuzz-debug
 fuzz:
-	@$(MAKE) --no-print-directory module $(FUZZ_BIN)
 	@vm/fetch-kernel.sh
-	PIM_KO=$(abspath $(PIM_KO)) PIM_FUZZ_ITERS=$(FUZZ_ITERS) \
-		PIM_FUZZ_SECONDS=$(FUZZ_SECONDS) \
-		vm/run.sh --memmap '256M$$1G' --timeout $$(($(FUZZ_SECONDS) + 600)) \
-		--suite-timeout $$(($(FUZZ_SECONDS) + 300)) \
+	@$(MAKE) --no-print-directory module $(FUZZ_BIN) ktests
+	@PIM_KO=$(abspath $(PIM_KO)) $(FUZZ_RUN) \
 		--suite tests/fuzz/guest-fuzz-long.sh
+
+fuzz-debug:
+	@vm/fetch-kernel.sh
+	@vm/debug-kernel/build.sh >/dev/null
+	@$(MAKE) --no-print-directory $(PIM_DEBUG_KO) $(FUZZ_BIN) ktests
+	@PIM_KO=$(abspath $(PIM_DEBUG_KO)) $(FUZZ_RUN) \
+		--kernel $(DEBUG_KDIR_CACHE) --suite tests/fuzz/guest-fuzz-long.sh
