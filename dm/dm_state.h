@@ -27,6 +27,7 @@ struct pim_dm {
 	u32 map_words;			/* u64 words of bitmap per rank */
 	u64 rowset_bytes;		/* one row of every bank of every chip */
 	u64 *map;			/* nranks * map_words, in state memory */
+	u32 next_rankset;		/* PIM_RANKSET_ANY tie-break */
 	u32 used[PIM_MAX_RANKS];	/* units in use per rank */
 };
 

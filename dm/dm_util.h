@@ -39,6 +39,12 @@ static inline u64 pim_div_up(u64 a, u64 b)
 	return (a + b - 1) / b;
 }
 
+/* Index of the lowest set bit; x must not be 0. */
+static inline u32 pim_ctz64(u64 x)
+{
+	return __builtin_ctzll(x);
+}
+
 static inline bool pim_is_pow2(u64 x)
 {
 	return x && !(x & (x - 1));

@@ -78,22 +78,42 @@ size_t pim_kv_bytes(const struct pim_kv_alloc *s)
 	       (size_t)s->layers * s->kv_heads * sizeof(struct pim_kv_slot);
 }
 
-static bool pim_map_test(const u64 *map, u32 bit)
+/*
+ * The first unit at or after from whose bit is set (or clear), else
+ * units: one word at a time, since maps fragment as caches come and go.
+ * Bits past units in the last word are always clear.
+ */
+static u32 pim_map_next(const u64 *map, u32 units, u32 from, bool set)
 {
-	return map[bit / 64] >> (bit % 64) & 1;
+	u32 i = from / 64, words = pim_div_up(units, 64);
+	u64 w;
+
+	if (from >= units)
+		return units;
+	w = (set ? map[i] : ~map[i]) & (~0ULL << (from % 64));
+	while (!w) {
+		if (++i >= words)
+			return units;
+		w = set ? map[i] : ~map[i];
+	}
+	return pim_min32(i * 64 + pim_ctz64(w), units);
 }
 
 static void pim_map_set(struct pim_dm *dm, u32 rank, u32 first, u32 n,
 			bool on)
 {
 	u64 *map = dm->map + (size_t)rank * dm->map_words;
-	u32 i;
+	u32 i = first, end = first + n, bits;
+	u64 mask;
 
-	for (i = first; i < first + n; i++) {
+	while (i < end) {
+		bits = pim_min32(64 - i % 64, end - i);
+		mask = (bits == 64 ? ~0ULL : (1ULL << bits) - 1) << (i % 64);
 		if (on)
-			map[i / 64] |= 1ULL << (i % 64);
+			map[i / 64] |= mask;
 		else
-			map[i / 64] &= ~(1ULL << (i % 64));
+			map[i / 64] &= ~mask;
+		i += bits;
 	}
 	if (on)
 		dm->used[rank] += n;
@@ -105,31 +125,33 @@ static void pim_map_set(struct pim_dm *dm, u32 rank, u32 first, u32 n,
 static int pim_map_find(const struct pim_dm *dm, u32 rank, u32 n)
 {
 	const u64 *map = dm->map + (size_t)rank * dm->map_words;
-	u32 i = 0, run = 0;
+	u32 start, end;
 
 	if (dm->units - dm->used[rank] < n)
 		return -ENOSPC;
-	while (i < dm->units) {
-		if (!(i % 64) && map[i / 64] == ~0ULL) {
-			i += 64;
-			run = 0;
-			continue;
-		}
-		run = pim_map_test(map, i) ? 0 : run + 1;
-		i++;
-		if (run == n)
-			return i - n;
+	start = pim_map_next(map, dm->units, 0, false);
+	while (dm->units - start >= n) {
+		end = pim_map_next(map, dm->units, start, true);
+		if (end - start >= n)
+			return start;
+		start = pim_map_next(map, dm->units, end, false);
 	}
 	return -ENOSPC;
 }
 
-/* The rankset with the most free capacity (lowest index on ties). */
+/*
+ * The rankset with the most free capacity. Layer interleaving keeps the
+ * ranksets equally loaded, so ties are the rule: they go round-robin from
+ * the rankset after the last one placed on, or every cache's layer l would
+ * share one rankset.
+ */
 static u32 pim_least_loaded_rankset(const struct pim_dm *dm)
 {
-	u32 rs, ch, best = 0;
+	u32 i, rs, ch, best = dm->next_rankset % dm->g.ranksets;
 	u64 free, best_free = 0;
 
-	for (rs = 0; rs < dm->g.ranksets; rs++) {
+	for (i = 0; i < dm->g.ranksets; i++) {
+		rs = (dm->next_rankset + i) % dm->g.ranksets;
 		free = 0;
 		for (ch = 0; ch < dm->g.channels; ch++)
 			free += pim_dm_rank_free(dm, ch * dm->g.ranksets + rs);
@@ -201,6 +223,8 @@ int pim_kv_place(struct pim_dm *dm, const struct pim_kv_alloc *s,
 				goto undo;
 		}
 	}
+	if (s->rankset_hint == PIM_RANKSET_ANY)
+		dm->next_rankset = (first + 1) % dm->g.ranksets;
 	return 0;
 undo:
 	n = l * kv->lay.groups + gi;

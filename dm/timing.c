@@ -222,26 +222,47 @@ static void pim_tl_xfer(struct pim_timeline *tl, u32 rank, u64 ps)
 			tl->busy_ps[r] = pim_max64(tl->busy_ps[r], start) + ps;
 }
 
+/* Host transfers and rank time of one group's attention, by head count. */
+struct pim_tl_group {
+	u32 heads;
+	u64 in_ps, attn_ps, out_ps;
+};
+
+static void pim_tl_group_cost(const struct pim_dm *dm, const struct pim_kv *kv,
+			      u32 heads, u32 ctx_len, struct pim_tl_group *c)
+{
+	/* The PIM request and q in, the group's outputs back. */
+	u64 io = (u64)heads * kv->lay.gqa * kv->shape.head_dim * 4;
+
+	c->heads = heads;
+	c->in_ps = pim_xfer_ps(dm, PIM_BURST_BYTES + io, true,
+			       PIM_CMD_F_NO_RELAYOUT);
+	c->attn_ps = pim_attn_ps(dm, &kv->lay, heads, ctx_len);
+	c->out_ps = pim_xfer_ps(dm, io, false, PIM_CMD_F_NO_RELAYOUT);
+}
+
 void pim_tl_attn(struct pim_timeline *tl, const struct pim_kv *kv, u32 layer,
 		 u32 ctx_len)
 {
-	const struct pim_dm *dm = tl->dm;
-	const struct pim_kv_alloc *s = &kv->shape;
-	u32 gi, r, heads;
-	u64 io;
+	struct pim_tl_group full, last;
+	const struct pim_tl_group *c;
+	u32 gi, r, groups = kv->lay.groups;
 
-	if (layer >= s->layers || !ctx_len)
+	if (layer >= kv->shape.layers || !ctx_len || !groups)
 		return;
-	for (gi = 0; gi < kv->lay.groups; gi++) {
+	/* Every group has hpg heads but the last, which may have fewer. */
+	pim_tl_group_cost(tl->dm, kv, kv->lay.hpg, ctx_len, &full);
+	last = full;
+	if (pim_kv_group_heads(kv, groups - 1) != full.heads)
+		pim_tl_group_cost(tl->dm, kv,
+				  pim_kv_group_heads(kv, groups - 1),
+				  ctx_len, &last);
+	for (gi = 0; gi < groups; gi++) {
+		c = gi == groups - 1 ? &last : &full;
 		r = pim_kv_slot(kv, layer, gi)->rank;
-		heads = pim_kv_group_heads(kv, gi);
-		/* The PIM request and q in, the group's outputs back. */
-		io = (u64)heads * kv->lay.gqa * s->head_dim * 4;
-		pim_tl_xfer(tl, r, pim_xfer_ps(dm, PIM_BURST_BYTES + io, true,
-					       PIM_CMD_F_NO_RELAYOUT));
-		tl->busy_ps[r] += pim_attn_ps(dm, &kv->lay, heads, ctx_len);
-		pim_tl_xfer(tl, r, pim_xfer_ps(dm, io, false,
-					       PIM_CMD_F_NO_RELAYOUT));
+		pim_tl_xfer(tl, r, c->in_ps);
+		tl->busy_ps[r] += c->attn_ps;
+		pim_tl_xfer(tl, r, c->out_ps);
 	}
 }
 
@@ -250,12 +271,13 @@ void pim_tl_append(struct pim_timeline *tl, const struct pim_kv *kv,
 {
 	u64 bytes = 2ULL * ntok * kv->lay.kb * PIM_BURST_BYTES;
 	u32 gi;
+	u64 ps;
 
 	if (layer >= kv->shape.layers || !ntok)
 		return;
+	ps = pim_xfer_ps(tl->dm, bytes, true, flags);
 	for (gi = 0; gi < kv->lay.groups; gi++)
-		pim_tl_xfer(tl, pim_kv_slot(kv, layer, gi)->rank,
-			    pim_xfer_ps(tl->dm, bytes, true, flags));
+		pim_tl_xfer(tl, pim_kv_slot(kv, layer, gi)->rank, ps);
 }
 
 void pim_tl_read(struct pim_timeline *tl, const struct pim_kv *kv, u32 layer,
@@ -263,12 +285,13 @@ void pim_tl_read(struct pim_timeline *tl, const struct pim_kv *kv, u32 layer,
 {
 	u64 bytes = 2ULL * ntok * kv->lay.kb * PIM_BURST_BYTES;
 	u32 gi;
+	u64 ps;
 
 	if (layer >= kv->shape.layers || !ntok)
 		return;
+	ps = pim_xfer_ps(tl->dm, bytes, false, 0);
 	for (gi = 0; gi < kv->lay.groups; gi++)
-		pim_tl_xfer(tl, pim_kv_slot(kv, layer, gi)->rank,
-			    pim_xfer_ps(tl->dm, bytes, false, 0));
+		pim_tl_xfer(tl, pim_kv_slot(kv, layer, gi)->rank, ps);
 }
 
 void pim_tl_raw(struct pim_timeline *tl, u32 rank, u64 len, bool write)

@@ -157,6 +157,141 @@ static void enospc(struct dmt *t)
 	free(snap);
 }
 
+/* The reference first fit: the lowest run of n clear bits, or -1. */
+static int ref_first_fit(const u64 *map, u32 units, u32 n)
+{
+	u32 i, run = 0;
+
+	for (i = 0; i < units; i++) {
+		run = map[i / 64] >> (i % 64) & 1 ? 0 : run + 1;
+		if (run == n)
+			return i + 1 - n;
+	}
+	return -1;
+}
+
+/*
+ * Fragment the maps with caches of random sizes coming and going, and
+ * check every single-group placement against a bit-by-bit first fit on
+ * the least used rank of its rankset that has room.
+ */
+static void first_fit(void)
+{
+	struct pim_geometry g;
+	struct dmt tt, *t = &tt;
+	struct pim_dm *dm = &t->dm;
+	size_t sb;
+	u64 *snap, *map;
+	struct pim_kv *kv[48] = { NULL };
+	struct pim_kv_alloc s = shape(1, 1, 1, 128, 1);
+	u32 used[PIM_MAX_RANKS], i, r, ch, want, n, tpu;
+	u32 placed = 0, refused = 0;
+	bool same = true, exact = true;
+	struct pim_kv_slot *slot;
+	struct pim_kv_lay lay;
+	int ret, ref, fit;
+
+	/* 1024 units (16 map words) per rank, two ranks per rankset. */
+	pim_geom_default(&g, 8ULL << 30);
+	g.channels = 2;
+	if (dmt_init(t, &g, false)) {
+		tap_ok(0, "8 GiB timing-only device");
+		return;
+	}
+	sb = pim_dm_state_bytes(&dm->g);
+	snap = malloc(sb);
+	pim_kv_layout(dm, &s, &lay);
+	tpu = (u32)((1ULL << dm->unit_shift) / dm->rowset_bytes) * lay.tpr / 2;
+	dmt_seed(42);
+	for (i = 0; i < 2000 && snap; i++) {
+		n = dmt_rand() % 48;
+		if (kv[n]) {
+			pim_kv_release(dm, kv[n]);
+			free(kv[n]);
+			kv[n] = NULL;
+			continue;
+		}
+		/* Up to a quarter of a rank, or a whole one for every third. */
+		s.max_tokens = 1 + dmt_rand() % (tpu * dm->units /
+						 (n % 3 ? 4 : 1));
+		s.rankset_hint = dmt_rand() % dm->g.ranksets;
+		if (pim_kv_layout(dm, &s, &lay))
+			continue;
+		memcpy(snap, t->state, sb);
+		memcpy(used, dm->used, sizeof(used));
+		kv[n] = dmt_kv(t, &s, &ret);
+		/* The reference: least used rank with a run, lowest on ties. */
+		want = dm->nranks;
+		fit = -1;
+		for (ch = 0; ch < dm->g.channels; ch++) {
+			r = ch * dm->g.ranksets + s.rankset_hint;
+			map = snap + (size_t)r * dm->map_words;
+			ref = ref_first_fit(map, dm->units, lay.units);
+			if (ref >= 0 && (want == dm->nranks ||
+					 used[r] < used[want])) {
+				want = r;
+				fit = ref;
+			}
+		}
+		if (!kv[n]) {
+			refused++;
+			same = same && ret == -ENOSPC && want == dm->nranks &&
+			       !memcmp(snap, t->state, sb);
+			continue;
+		}
+		placed++;
+		slot = pim_kv_slot(kv[n], 0, 0);
+		same = same && slot->rank == want && (int)slot->unit == fit;
+		map = (u64 *)t->state + (size_t)slot->rank * dm->map_words;
+		for (r = 0; r < dm->units; r++) {
+			bool in = r >= slot->unit &&
+				  r < slot->unit + kv[n]->lay.units;
+			bool was = snap[(size_t)slot->rank * dm->map_words +
+					r / 64] >> (r % 64) & 1;
+
+			exact = exact && (map[r / 64] >> (r % 64) & 1) ==
+					 (was || in);
+		}
+	}
+	tap_ok(same && placed > 100 && refused > 0,
+	       "fragmented maps: %u placements and %u refusals match a bit-by-bit first fit",
+	       placed, refused);
+	tap_ok(exact, "a placement sets exactly its run of units");
+	for (i = 0; i < 48; i++) {
+		if (kv[i])
+			pim_kv_release(dm, kv[i]);
+		free(kv[i]);
+	}
+	tap_ok(pim_dm_free(dm) == pim_dm_capacity(dm), "all capacity back");
+	free(snap);
+	dmt_fini(t);
+}
+
+/* Equal loads (layers a multiple of the ranksets): ANY rotates. */
+static void rotation(struct dmt *t)
+{
+	struct pim_dm *dm = &t->dm;
+	struct pim_kv_alloc s = shape(dm->g.ranksets * 2, 8, 8, 128, 100);
+	struct pim_kv *kv[2 * PIM_MAX_RANKS] = { NULL };
+	u32 i, n = 2 * dm->g.ranksets, first[2 * PIM_MAX_RANKS] = { 0 };
+	bool rr = true;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		kv[i] = dmt_kv(t, &s, &ret);
+		first[i] = kv[i] ? kv[i]->layer[0].rankset : ~0U;
+		rr = rr && kv[i] && (!i || first[i] ==
+				     (first[i - 1] + 1) % dm->g.ranksets);
+	}
+	tap_ok(rr, "PIM_RANKSET_ANY on equal loads: first rankset goes round-robin (%u, %u, ...)",
+	       first[0], first[1]);
+	for (i = 0; i < n; i++) {
+		if (kv[i])
+			pim_kv_release(dm, kv[i]);
+		free(kv[i]);
+	}
+}
+
 static void paper_scale(void)
 {
 	struct pim_geometry g;
@@ -193,7 +328,7 @@ int main(void)
 	struct pim_geometry g;
 	struct dmt t;
 
-	tap_plan(4 + 16 + 9 + 4 + 4);
+	tap_plan(4 + 16 + 9 + 4 + 3 + 1 + 4);
 	pim_geom_default(&g, 512 << 20);
 	if (dmt_init(&t, &g, false))
 		return 1;
@@ -201,7 +336,9 @@ int main(void)
 	bad_shapes(&t.dm);
 	placement(&t);
 	enospc(&t);
+	rotation(&t);
 	dmt_fini(&t);
+	first_fit();
 	paper_scale();
 	return tap_done();
 }

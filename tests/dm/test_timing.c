@@ -208,12 +208,57 @@ static void timelines(void)
 	free(tl);
 }
 
+/* One group's busy time on its rank, in ps, alone on the device. */
+static u64 group_ps(struct pim_timeline *tl, const struct pim_kv *kv,
+		    u32 group, u32 ctx)
+{
+	pim_tl_reset(tl, &t.dm);
+	pim_tl_attn(tl, kv, 0, ctx);
+	return tl->busy_ps[pim_kv_group_rank(kv, 0, group)];
+}
+
+/* GQA-8 with 12 KV heads: a group of 8 heads and a last one of 4. */
+static void partial_group(void)
+{
+	struct pim_kv_alloc s12 = shape(1, 96, 12, 4096);
+	struct pim_kv_alloc s8 = shape(1, 64, 8, 4096);
+	struct pim_kv_alloc s4 = shape(1, 32, 4, 4096);
+	struct pim_timeline *tl = malloc(pim_timeline_bytes(&t.dm.g));
+	struct pim_kv *kv12, *kv8, *kv4;
+	u64 full = 0, last = 0, p0 = 0, p1 = 0;
+	int ret;
+
+	kv12 = dmt_kv(&t, &s12, &ret);
+	kv8 = dmt_kv(&t, &s8, &ret);
+	kv4 = dmt_kv(&t, &s4, &ret);
+	if (tl && kv12 && kv8 && kv4 && pim_kv_groups(kv12) == 2 &&
+	    pim_kv_group_heads(kv12, 1) == 4) {
+		full = group_ps(tl, kv8, 0, 3000);
+		last = group_ps(tl, kv4, 0, 3000);
+		p0 = group_ps(tl, kv12, 0, 3000);
+		p1 = group_ps(tl, kv12, 1, 3000);
+	}
+	tap_ok(full && last && full != last && p0 == full && p1 == last,
+	       "a short last group is timed by its own heads (%llu, %llu ps)",
+	       (unsigned long long)p0, (unsigned long long)p1);
+	if (kv12)
+		pim_kv_release(&t.dm, kv12);
+	if (kv8)
+		pim_kv_release(&t.dm, kv8);
+	if (kv4)
+		pim_kv_release(&t.dm, kv4);
+	free(kv12);
+	free(kv8);
+	free(kv4);
+	free(tl);
+}
+
 int main(void)
 {
 	struct pim_geometry g;
 	struct pim_timing tm;
 
-	tap_plan(4 + 8 + 4 + 11 + 2);
+	tap_plan(4 + 8 + 4 + 11 + 1 + 2);
 	pim_geom_default(&g, 2ULL << 40);
 	if (dmt_init(&t, &g, false))
 		return 1;
@@ -221,6 +266,7 @@ int main(void)
 	scaling();
 	ablations();
 	timelines();
+	partial_group();
 	tm = t.dm.t;
 	tm.tccd_l = 0;
 	tap_ok(pim_dm_set_timing(&t.dm, &tm) == -EINVAL,
