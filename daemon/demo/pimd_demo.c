@@ -26,6 +26,7 @@
 
 #define MAX_REQ		1024
 #define ITER_SIG	"(tuuuuuttttttt)"
+#define DEMO_RUN_TIMEOUT_USEC	(3600ULL * 1000000)	/* one hour */
 
 struct req {
 	uint32_t prompt_len, max_new;
@@ -124,6 +125,23 @@ static int add_requests(sd_bus *bus, const char *s, struct req *r,
 		sd_bus_message_unref(m);
 		sd_bus_message_unref(reply);
 	}
+	return ret;
+}
+
+/* Run replies once the whole trace is served: minutes under TCG. */
+static int run_all(sd_bus *bus, const char *s, uint32_t *done)
+{
+	sd_bus_message *m = NULL, *reply = NULL;
+	int ret;
+
+	ret = sd_bus_message_new_method_call(bus, &m, PIM_BUS, s, PIM_SERVING,
+					     "Run");
+	ret = ret < 0 ? ret : sd_bus_message_append(m, "u", UINT32_MAX);
+	ret = ret < 0 ? ret : sd_bus_call(bus, m, DEMO_RUN_TIMEOUT_USEC, NULL,
+					  &reply);
+	ret = ret < 0 ? ret : sd_bus_message_read(reply, "u", done);
+	sd_bus_message_unref(m);
+	sd_bus_message_unref(reply);
 	return ret;
 }
 
@@ -423,9 +441,7 @@ int main(int argc, char **argv)
 	ret = configure(bus, s, &o);
 	ret = ret < 0 ? ret : add_requests(bus, s, r, n);
 	t0 = client_now();
-	ret = ret < 0 ? ret : client_call(bus, s, PIM_SERVING, "Run", NULL,
-					  &reply, "u", UINT32_MAX);
-	ret = ret < 0 ? ret : sd_bus_message_read(reply, "u", &done);
+	ret = ret < 0 ? ret : run_all(bus, s, &done);
 	sd_bus_message_unref(reply);
 	if (ret < 0) {
 		fprintf(stderr, "pimd-demo: serving: %s\n", strerror(-ret));
