@@ -29,6 +29,7 @@ struct pim_dm {
 	u64 *map;			/* nranks * map_words, in state memory */
 	u32 next_rankset;		/* PIM_RANKSET_ANY tie-break */
 	u32 used[PIM_MAX_RANKS];	/* units in use per rank */
+	u32 low_free[PIM_MAX_RANKS];	/* lowest free unit per rank */
 };
 
 #endif /* PIM_DM_STATE_H */

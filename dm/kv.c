@@ -115,10 +115,15 @@ static void pim_map_set(struct pim_dm *dm, u32 rank, u32 first, u32 n,
 			map[i / 64] &= ~mask;
 		i += bits;
 	}
-	if (on)
+	if (on) {
 		dm->used[rank] += n;
-	else
+		if (first == dm->low_free[rank])
+			dm->low_free[rank] = pim_map_next(map, dm->units,
+							  end, false);
+	} else {
 		dm->used[rank] -= n;
+		dm->low_free[rank] = pim_min32(dm->low_free[rank], first);
+	}
 }
 
 /* First fit: the first run of n free units on the rank, or -ENOSPC. */
@@ -129,7 +134,7 @@ static int pim_map_find(const struct pim_dm *dm, u32 rank, u32 n)
 
 	if (dm->units - dm->used[rank] < n)
 		return -ENOSPC;
-	start = pim_map_next(map, dm->units, 0, false);
+	start = dm->low_free[rank];
 	while (dm->units - start >= n) {
 		end = pim_map_next(map, dm->units, start, true);
 		if (end - start >= n)
