@@ -16,9 +16,7 @@ pimd_log=/run/pimd.log
 
 env_setup()
 {
-	# --inline: sysusers refuses some paths (e.g. a repository under /tmp).
-	systemd-sysusers --inline "$(cat "$top/data/sysusers.d/pim.conf")" ||
-		return 1
+	systemd-sysusers "$top/data/sysusers.d/pim.conf" || return 1
 	mkdir -p /run/udev/rules.d /etc/dbus-1/system.d /run/dbus
 	cp "$top/data/udev/70-pim.rules" /run/udev/rules.d/
 	cp "$top/data/dbus/org.l3pim.Pim1.conf" /etc/dbus-1/system.d/
