@@ -45,6 +45,12 @@ static inline u32 pim_ctz64(u64 x)
 	return __builtin_ctzll(x);
 }
 
+/* Index of the highest set bit from the top; x must not be 0. */
+static inline u32 pim_clz64(u64 x)
+{
+	return __builtin_clzll(x);
+}
+
 static inline bool pim_is_pow2(u64 x)
 {
 	return x && !(x & (x - 1));
