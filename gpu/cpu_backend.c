@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pim/half.h>
 
 #include "gpu_cpu.h"
 
@@ -386,84 +387,13 @@ int gpu_cpu_backend_new(const struct gpu_model *m, uint64_t seed,
 
 /* ---- KV dtypes ---- */
 
-static uint32_t f32_bits(float f)
-{
-	uint32_t u;
-
-	memcpy(&u, &f, sizeof(u));
-	return u;
-}
-
-static float bits_f32(uint32_t u)
-{
-	float f;
-
-	memcpy(&f, &u, sizeof(f));
-	return f;
-}
-
-/* Keep m >> shift, rounding the dropped bits to nearest, ties to even. */
-static uint32_t shift_rne(uint32_t m, uint32_t shift)
-{
-	uint32_t r = m >> shift, rem = m & ((1U << shift) - 1);
-	uint32_t half = 1U << (shift - 1);
-
-	return r + (rem > half || (rem == half && (r & 1)));
-}
-
-uint16_t gpu_f32_to_fp16(float f)
-{
-	uint32_t x = f32_bits(f), sign = (x >> 16) & 0x8000;
-	uint32_t e;
-
-	x &= 0x7fffffff;
-	if (x > 0x7f800000)			/* NaN: quiet */
-		return sign | 0x7e00;
-	if (x >= 0x47800000)			/* >= 2^16, or inf */
-		return sign | 0x7c00;
-	e = x >> 23;
-	if (e >= 113)	/* normal: a carry out of the mantissa is right */
-		return sign | shift_rne(((e - 112) << 23) | (x & 0x7fffff),
-					13);
-	if (e < 102)				/* below 2^-25 */
-		return sign;
-	return sign | shift_rne((x & 0x7fffff) | 0x800000, 126 - e);
-}
-
-float gpu_fp16_to_f32(uint16_t h)
-{
-	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-	uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
-
-	if (e == 0x1f)
-		return bits_f32(sign | 0x7f800000 | m << 13);
-	if (e)
-		return bits_f32(sign | (e + 112) << 23 | m << 13);
-	/* subnormal: m * 2^-24, exact in FP32 */
-	return (sign ? -1.0f : 1.0f) * (float)m * 0x1p-24f;
-}
-
-uint16_t gpu_f32_to_bf16(float f)
-{
-	uint32_t x = f32_bits(f);
-
-	if ((x & 0x7fffffff) > 0x7f800000)
-		return (x >> 16) | 0x40;
-	return (x + 0x7fff + ((x >> 16) & 1)) >> 16;
-}
-
-float gpu_bf16_to_f32(uint16_t h)
-{
-	return bits_f32((uint32_t)h << 16);
-}
-
 float gpu_kv_round(float f, enum gpu_kv_dtype dtype)
 {
 	switch (dtype) {
 	case GPU_KV_FP16:
-		return gpu_fp16_to_f32(gpu_f32_to_fp16(f));
+		return fp16_to_f32(fp16_from_f32(f));
 	case GPU_KV_BF16:
-		return gpu_bf16_to_f32(gpu_f32_to_bf16(f));
+		return bf16_to_f32(bf16_from_f32(f));
 	default:
 		return f;
 	}

@@ -54,12 +54,7 @@ int gpu_cpu_model_check(const struct gpu_model *m, const char **why);
 int gpu_cpu_backend_new(const struct gpu_model *m, uint64_t seed,
 			struct gpu_backend **out);
 
-/* Round-to-nearest-even conversions, as the device's KV writer does. */
-uint16_t gpu_f32_to_fp16(float f);
-float gpu_fp16_to_f32(uint16_t h);
-uint16_t gpu_f32_to_bf16(float f);
-float gpu_bf16_to_f32(uint16_t h);
-/* f rounded to dtype and widened back. */
+/* f rounded to dtype and widened back (conversions: pim/half.h). */
 float gpu_kv_round(float f, enum gpu_kv_dtype dtype);
 
 /*

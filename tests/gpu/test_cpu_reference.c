@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_cpu_reference.c - the KV dtype conversions (against the compiler's
- * _Float16 and known BF16 roundings) and the pure-CPU reference decode:
+ * test_cpu_reference.c - the KV dtype conversions of pim/half.h (against
+ * the compiler's _Float16 and known BF16 roundings) and the pure-CPU
+ * reference decode:
  * deterministic, equal to a decode driven here through the backend's ops
  * with a chunked prefill, not degenerate, and refusing bad arguments.
  */
@@ -9,6 +10,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <pim/half.h>
 
 #include "gpu_cpu.h"
 #include "../tap.h"
@@ -66,36 +69,36 @@ static void test_fp16(void)
 			continue;
 		h = (_Float16)f;
 		memcpy(&want, &h, sizeof(want));
-		if (gpu_f32_to_fp16(f) != want && bad++ < 3)
+		if (fp16_from_f32(f) != want && bad++ < 3)
 			tap_diag("fp16(%a): %#x, want %#x", f,
-				 gpu_f32_to_fp16(f), want);
+				 fp16_from_f32(f), want);
 	}
 	tap_ok(!bad, "f32 to fp16 rounds as _Float16 does (%u differ)", bad);
 #else
 	tap_skip("the compiler has no _Float16 to compare with");
 #endif
 	for (u = 0, i = 0; u < 0x10000; u++) {
-		float f = gpu_fp16_to_f32(u);
+		float f = fp16_to_f32(u);
 
 		if ((u & 0x7c00) == 0x7c00 && (u & 0x3ff))
 			i += f == f;		/* NaN must stay NaN */
 		else
-			i += gpu_f32_to_fp16(f) != u;
+			i += fp16_from_f32(f) != u;
 	}
 	tap_ok(!i, "every fp16 code survives fp16 -> f32 -> fp16");
 }
 
 static void test_bf16(void)
 {
-	tap_ok(gpu_f32_to_bf16(1.0f) == 0x3f80 &&
-	       gpu_f32_to_bf16(from_bits(0x3f808000)) == 0x3f80 &&
-	       gpu_f32_to_bf16(from_bits(0x3f818000)) == 0x3f82 &&
-	       gpu_f32_to_bf16(from_bits(0x3f808001)) == 0x3f81 &&
-	       gpu_f32_to_bf16(-2.0f) == 0xc000 &&
-	       gpu_bf16_to_f32(0x3fc0) == 1.5f,
+	tap_ok(bf16_from_f32(1.0f) == 0x3f80 &&
+	       bf16_from_f32(from_bits(0x3f808000)) == 0x3f80 &&
+	       bf16_from_f32(from_bits(0x3f818000)) == 0x3f82 &&
+	       bf16_from_f32(from_bits(0x3f808001)) == 0x3f81 &&
+	       bf16_from_f32(-2.0f) == 0xc000 &&
+	       bf16_to_f32(0x3fc0) == 1.5f,
 	       "bf16: nearest, ties to even");
-	tap_ok(gpu_bf16_to_f32(gpu_f32_to_bf16(NAN)) !=
-	       gpu_bf16_to_f32(gpu_f32_to_bf16(NAN)) &&
+	tap_ok(bf16_to_f32(bf16_from_f32(NAN)) !=
+	       bf16_to_f32(bf16_from_f32(NAN)) &&
 	       gpu_kv_round(1.0f + 0x1p-12f, GPU_KV_FP16) == 1.0f &&
 	       gpu_kv_round(1.0f + 0x1p-12f, GPU_KV_F32) == 1.0f + 0x1p-12f,
 	       "NaN stays NaN; gpu_kv_round by dtype");
