@@ -206,20 +206,33 @@ void pim_tl_reset(struct pim_timeline *tl, const struct pim_dm *dm)
  * does not compute meanwhile. Without rankset overlap the channel's bus is
  * in host mode for the whole transfer, which stalls every rank on it.
  */
-static void pim_tl_xfer(struct pim_timeline *tl, u32 rank, u64 ps)
+static void pim_tl_stall(struct pim_timeline *tl, u32 rank, u32 ch,
+			 u64 start, u64 ps)
 {
-	const struct pim_dm *dm = tl->dm;
-	u32 ch = rank / dm->g.ranksets, r;
+	u32 r, rs = tl->dm->g.ranksets;
+
+	for (r = ch * rs; r < (ch + 1) * rs; r++)
+		if (r != rank)
+			tl->busy_ps[r] = pim_max64(tl->busy_ps[r], start) + ps;
+}
+
+/* Inlined: the simulator times millions of these per run. */
+static __always_inline void pim_tl_xfer_ch(struct pim_timeline *tl, u32 rank,
+					   u32 ch, u64 ps)
+{
 	u64 *chan = &tl->busy_ps[tl->nranks + ch];
 	u64 start = pim_max64(tl->busy_ps[rank], *chan);
 
 	*chan += ps;
 	tl->busy_ps[rank] = start + ps;
-	if (dm->features & PIM_TF_RANKSET_OVERLAP)
-		return;
-	for (r = ch * dm->g.ranksets; r < (ch + 1) * dm->g.ranksets; r++)
-		if (r != rank)
-			tl->busy_ps[r] = pim_max64(tl->busy_ps[r], start) + ps;
+	if (!(tl->dm->features & PIM_TF_RANKSET_OVERLAP))
+		pim_tl_stall(tl, rank, ch, start, ps);
+}
+
+static __always_inline void pim_tl_xfer(struct pim_timeline *tl, u32 rank,
+					u64 ps)
+{
+	pim_tl_xfer_ch(tl, rank, rank / tl->dm->g.ranksets, ps);
 }
 
 /* Host transfers and rank time of one group's attention, by head count. */
@@ -246,7 +259,7 @@ void pim_tl_attn(struct pim_timeline *tl, const struct pim_kv *kv, u32 layer,
 {
 	struct pim_tl_group full, last;
 	const struct pim_tl_group *c;
-	u32 gi, r, groups = kv->lay.groups;
+	u32 gi, r, ch, groups = kv->lay.groups;
 
 	if (layer >= kv->shape.layers || !ctx_len || !groups)
 		return;
@@ -260,9 +273,10 @@ void pim_tl_attn(struct pim_timeline *tl, const struct pim_kv *kv, u32 layer,
 	for (gi = 0; gi < groups; gi++) {
 		c = gi == groups - 1 ? &last : &full;
 		r = pim_kv_slot(kv, layer, gi)->rank;
-		pim_tl_xfer(tl, r, c->in_ps);
+		ch = r / tl->dm->g.ranksets;
+		pim_tl_xfer_ch(tl, r, ch, c->in_ps);
 		tl->busy_ps[r] += c->attn_ps;
-		pim_tl_xfer(tl, r, c->out_ps);
+		pim_tl_xfer_ch(tl, r, ch, c->out_ps);
 	}
 }
 
