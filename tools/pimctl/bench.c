@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <liburing.h>
+#include <pim/half.h>
+#include <pim/prng.h>
 
 #include "pimctl.h"
 
@@ -213,11 +215,11 @@ static int bench_attn(struct pimctl *pc, const struct bench_opts *o)
 	if (!k || !v || !qv || !out)
 		goto free_mem;
 	for (i = 0; i < o->tokens * tb / 2; i++) {
-		k[i] = pimctl_to_elem(s.dtype, pimctl_randf(&seed));
-		v[i] = pimctl_to_elem(s.dtype, pimctl_randf(&seed));
+		k[i] = elem_from_f32(s.dtype, prng_uniform(&seed));
+		v[i] = elem_from_f32(s.dtype, prng_uniform(&seed));
 	}
 	for (i = 0; i < nq; i++)
-		qv[i] = pimctl_randf(&seed);
+		qv[i] = prng_uniform(&seed);
 	ret = pim_kvcache_new(pc->dev, &s, NULL, &kv);
 	if (ret)
 		goto free_mem;

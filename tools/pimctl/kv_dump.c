@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pim/half.h>
 
 #include "pimctl.h"
 
@@ -32,8 +33,8 @@ static void fill(const struct dump_opts *o, uint16_t *k, uint16_t *v)
 			for (d = 0; d < o->s.head_dim; d++, i++) {
 				float x = t + d / 256.0f;
 
-				k[i] = pimctl_to_elem(o->s.dtype, x);
-				v[i] = pimctl_to_elem(o->s.dtype, -x);
+				k[i] = elem_from_f32(o->s.dtype, x);
+				v[i] = elem_from_f32(o->s.dtype, -x);
 			}
 }
 
@@ -47,7 +48,7 @@ static void dump_elems(struct pimctl *pc, const char *key,
 	else
 		printf("  %s", key);
 	for (d = 0; d < o->show; d++) {
-		double x = pimctl_from_elem(o->s.dtype, e[d]);
+		double x = elem_to_f32(o->s.dtype, e[d]);
 
 		if (pc->json)
 			json_f64(&pc->j, NULL, x);

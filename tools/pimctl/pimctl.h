@@ -56,13 +56,4 @@ unsigned long pimctl_num(const char *opt, const char *arg,
 int pimctl_no_options(struct pimctl *pc, int argc, char **argv,
 		      const char *usage);
 
-/* half.c: element conversions and the double-precision reference. */
-uint16_t pimctl_to_elem(unsigned int dtype, float f);
-double pimctl_from_elem(unsigned int dtype, uint16_t e);
-void pimctl_ref_attn(const struct pim_kv_shape *s, const uint16_t *k,
-		     const uint16_t *v, unsigned int ctx, const float *q,
-		     double scale, double *out);
-uint64_t pimctl_rand(uint64_t *state);
-float pimctl_randf(uint64_t *state);
-
 #endif /* PIMCTL_H */

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pim/prng.h>
+#include <pim/ref_attn.h>
 
 #include "pimctl.h"
 
@@ -68,11 +70,11 @@ static int case_alloc(struct case_data *c, unsigned int tokens,
 	    !c->qout || !c->ref)
 		return -ENOMEM;
 	for (i = 0; i < n / 2; i++) {
-		c->k[i] = pimctl_to_elem(c->s.dtype, pimctl_randf(seed));
-		c->v[i] = pimctl_to_elem(c->s.dtype, pimctl_randf(seed));
+		c->k[i] = elem_from_f32(c->s.dtype, prng_uniform(seed));
+		c->v[i] = elem_from_f32(c->s.dtype, prng_uniform(seed));
 	}
 	for (i = 0; i < c->s.layers * c->nq; i++)
-		c->q[i] = pimctl_randf(seed);
+		c->q[i] = prng_uniform(seed);
 	return 0;
 }
 
@@ -88,20 +90,6 @@ static void case_free(struct case_data *c)
 	free(c->ref);
 }
 
-static double rel_err(const float *got, const double *ref, size_t n)
-{
-	double max_ref = 0, max_diff = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (!isfinite(got[i]))
-			return INFINITY;
-		max_ref = fmax(max_ref, fabs(ref[i]));
-		max_diff = fmax(max_diff, fabs(got[i] - ref[i]));
-	}
-	return max_ref ? max_diff / max_ref : max_diff;
-}
-
 /* One model shape: returns 0, or -errno when the device refused a step. */
 static int run_case(struct check_state *cs, struct case_data *c,
 		    const char *name, unsigned int tokens)
@@ -109,6 +97,10 @@ static int run_case(struct check_state *cs, struct case_data *c,
 	struct pim_dev *dev = cs->pc->dev;
 	struct pim_batch *b = NULL, *bq = NULL;
 	struct pim_queue *q = NULL;
+	const struct ref_attn_shape shape = {
+		.q_heads = c->s.q_heads, .kv_heads = c->s.kv_heads,
+		.head_dim = c->s.head_dim, .dtype = c->s.dtype,
+	};
 	struct pim_completion done;
 	struct pim_kvcache *kv;
 	char what[96], detail[128];
@@ -155,9 +147,9 @@ static int run_case(struct check_state *cs, struct case_data *c,
 	}
 	ret = ret ?: pim_batch_run(b, &ns);
 	for (l = 0; l < c->s.layers && !ret; l++)
-		pimctl_ref_attn(&c->s, c->k, c->v, tokens, c->q + l * c->nq,
-				1.0 / sqrt(c->s.head_dim), c->ref + l * c->nq);
-	err = ret ? INFINITY : rel_err(c->out, c->ref, c->s.layers * c->nq);
+		ref_attn(&shape, c->k, c->v, tokens, c->q + l * c->nq,
+			 1.0 / sqrt(c->s.head_dim), c->ref + l * c->nq);
+	err = ret ? INFINITY : ref_rel_err(c->out, c->ref, c->s.layers * c->nq);
 	if (ret)
 		snprintf(detail, sizeof(detail), "%s", strerror(-ret));
 	else
