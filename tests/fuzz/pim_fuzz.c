@@ -189,9 +189,11 @@ static int fuzz(const struct opts *o, double *elapsed, uint64_t *kills)
 			if (WIFEXITED(status) && WEXITSTATUS(status)) {
 				report_failure(&sh->slot[w], w);
 				bad++;
-			} else if (WIFSIGNALED(status) && !sh->stop &&
+			} else if (WIFSIGNALED(status) &&
 				   WTERMSIG(status) == SIGKILL) {
-				if (spawn(sh, w, o->seed, ++gen[w], o->dev) > 0)
+				/* Ours: a new worker takes its place. */
+				if (!sh->stop &&
+				    spawn(sh, w, o->seed, ++gen[w], o->dev) > 0)
 					alive++;
 				seen[w] = now();
 			} else if (WIFSIGNALED(status)) {
