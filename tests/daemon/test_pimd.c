@@ -159,7 +159,7 @@ static void fill_buffer(uint8_t *buf, uint64_t seed)
 	fill_elems((uint16_t *)(buf + V_OFF), CTX * tb / 2, shape.dtype,
 		   &seed);
 	for (i = 0; i < 2 * nq; i++)
-		q[i] = test_randf(&seed);
+		q[i] = prng_uniform(&seed);
 }
 
 /* Two jobs (layer 0 over all, layer 1 over 29 tokens at scale 0.05). */
@@ -185,13 +185,13 @@ static double check_result(const uint8_t *buf)
 	const float *q = (const float *)(buf + Q_OFF);
 	double ref[2 * 8 * 64], err;
 
-	ref_attn(&shape, (const uint16_t *)(buf + K_OFF),
-		 (const uint16_t *)(buf + V_OFF), CTX, q,
-		 1.0 / sqrt(shape.head_dim), ref);
-	ref_attn(&shape, (const uint16_t *)(buf + K_OFF),
-		 (const uint16_t *)(buf + V_OFF), 29, q + nq, 0.05,
-		 ref + nq);
-	err = rel_err((const float *)(buf + OUT_OFF), ref, 2 * nq);
+	test_ref_attn(&shape, (const uint16_t *)(buf + K_OFF),
+		      (const uint16_t *)(buf + V_OFF), CTX, q,
+		      1.0 / sqrt(shape.head_dim), ref);
+	test_ref_attn(&shape, (const uint16_t *)(buf + K_OFF),
+		      (const uint16_t *)(buf + V_OFF), 29, q + nq, 0.05,
+		      ref + nq);
+	err = ref_rel_err((const float *)(buf + OUT_OFF), ref, 2 * nq);
 	return err;
 }
 

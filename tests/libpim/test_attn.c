@@ -46,7 +46,7 @@ static void data_init(struct data *d, const struct pim_kv_shape *s,
 	fill_elems(d->k, CTX * d->tb / 2, s->dtype, &seed);
 	fill_elems(d->v, CTX * d->tb / 2, s->dtype, &seed);
 	for (i = 0; i < 2 * d->nq; i++)
-		d->q[i] = test_randf(&seed);
+		d->q[i] = prng_uniform(&seed);
 }
 
 static void data_free(struct data *d)
@@ -132,11 +132,11 @@ static void check_setup(struct pim_dev *dev, struct pim_dev *ref_dev,
 		tap_skip("%s: no results to check", su->name);
 		goto out;
 	}
-	ref_attn(s, d.k, d.v, CTX, d.q, 1.0 / sqrt(s->head_dim), ref);
-	ref_attn(s, d.k, d.v, 29, d.q + d.nq, 0.05f, ref + d.nq);
-	tap_ok(rel_err(out, ref, 2 * d.nq) <= TOL,
+	test_ref_attn(s, d.k, d.v, CTX, d.q, 1.0 / sqrt(s->head_dim), ref);
+	test_ref_attn(s, d.k, d.v, 29, d.q + d.nq, 0.05f, ref + d.nq);
+	tap_ok(ref_rel_err(out, ref, 2 * d.nq) <= TOL,
 	       "%s: matches the double reference (rel. error %.2e)",
-	       su->name, rel_err(out, ref, 2 * d.nq));
+	       su->name, ref_rel_err(out, ref, 2 * d.nq));
 	tap_ok(!memcmp(out, out + 2 * d.nq, 2 * d.nq * sizeof(float)),
 	       "%s: queued run is bit-identical to the sync run", su->name);
 	if (!ref_dev) {
@@ -218,10 +218,10 @@ static void check_errors(struct pim_dev *dev)
 	{
 		double *ref = malloc(d.nq * sizeof(double));
 
-		ref_attn(s, d.k, d.v, CTX, d.q, 1.0 / sqrt(s->head_dim), ref);
-		tap_ok(ret == 0 && rel_err(out, ref, d.nq) > TOL,
+		test_ref_attn(s, d.k, d.v, CTX, d.q, 1.0 / sqrt(s->head_dim), ref);
+		tap_ok(ret == 0 && ref_rel_err(out, ref, d.nq) > TOL,
 		       "NO_RELAYOUT KV gives wrong attention (rel. error %.2e)",
-		       rel_err(out, ref, d.nq));
+		       ref_rel_err(out, ref, d.nq));
 		free(ref);
 	}
 	pim_batch_free(b);
