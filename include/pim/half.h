@@ -14,7 +14,8 @@
 #include <string.h>
 #include <linux/pim.h>
 
-static inline uint32_t half_f32_bits(float f)
+/* The bits of an FP32 value, and back. */
+static inline uint32_t f32_to_bits(float f)
 {
 	uint32_t u;
 
@@ -22,7 +23,7 @@ static inline uint32_t half_f32_bits(float f)
 	return u;
 }
 
-static inline float half_bits_f32(uint32_t u)
+static inline float f32_from_bits(uint32_t u)
 {
 	float f;
 
@@ -41,7 +42,7 @@ static inline uint32_t half_shift_rne(uint32_t m, uint32_t shift)
 
 static inline uint16_t fp16_from_f32(float f)
 {
-	uint32_t x = half_f32_bits(f), sign = (x >> 16) & 0x8000;
+	uint32_t x = f32_to_bits(f), sign = (x >> 16) & 0x8000;
 	uint32_t e;
 
 	x &= 0x7fffffff;
@@ -64,16 +65,16 @@ static inline float fp16_to_f32(uint16_t h)
 	uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
 
 	if (e == 0x1f)
-		return half_bits_f32(sign | 0x7f800000 | m << 13);
+		return f32_from_bits(sign | 0x7f800000 | m << 13);
 	if (e)
-		return half_bits_f32(sign | (e + 112) << 23 | m << 13);
+		return f32_from_bits(sign | (e + 112) << 23 | m << 13);
 	/* subnormal: m * 2^-24, exact in FP32 */
 	return (sign ? -1.0f : 1.0f) * (float)m * 0x1p-24f;
 }
 
 static inline uint16_t bf16_from_f32(float f)
 {
-	uint32_t x = half_f32_bits(f);
+	uint32_t x = f32_to_bits(f);
 
 	if ((x & 0x7fffffff) > 0x7f800000)	/* NaN: quiet, not rounded */
 		return (x >> 16) | 0x40;
@@ -82,7 +83,7 @@ static inline uint16_t bf16_from_f32(float f)
 
 static inline float bf16_to_f32(uint16_t h)
 {
-	return half_bits_f32((uint32_t)h << 16);
+	return f32_from_bits((uint32_t)h << 16);
 }
 
 /* A KV element of dtype (PIM_DTYPE_FP16 or PIM_DTYPE_BF16) from f. */

@@ -35,14 +35,6 @@ static uint32_t xorshift(uint32_t *s)
 	return *s;
 }
 
-static float from_bits(uint32_t u)
-{
-	float f;
-
-	memcpy(&f, &u, sizeof(f));
-	return f;
-}
-
 static void test_fp16(void)
 {
 #ifdef __FLT16_MANT_DIG__
@@ -64,7 +56,7 @@ static void test_fp16(void)
 		/* most random bits are far out of range: fold some in */
 		if (i % 2)
 			u = (u & 0x87ffffff) | 0x30000000;
-		f = from_bits(u);
+		f = f32_from_bits(u);
 		if (f != f)
 			continue;
 		h = (_Float16)f;
@@ -91,9 +83,9 @@ static void test_fp16(void)
 static void test_bf16(void)
 {
 	tap_ok(bf16_from_f32(1.0f) == 0x3f80 &&
-	       bf16_from_f32(from_bits(0x3f808000)) == 0x3f80 &&
-	       bf16_from_f32(from_bits(0x3f818000)) == 0x3f82 &&
-	       bf16_from_f32(from_bits(0x3f808001)) == 0x3f81 &&
+	       bf16_from_f32(f32_from_bits(0x3f808000)) == 0x3f80 &&
+	       bf16_from_f32(f32_from_bits(0x3f818000)) == 0x3f82 &&
+	       bf16_from_f32(f32_from_bits(0x3f808001)) == 0x3f81 &&
 	       bf16_from_f32(-2.0f) == 0xc000 &&
 	       bf16_to_f32(0x3fc0) == 1.5f,
 	       "bf16: nearest, ties to even");

@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
+#include <pim/prng.h>
+#include <pim/ref_attn.h>
 
 #include "pimt.h"
 
@@ -234,13 +236,7 @@ bool pimt_wait_all_free(const struct pimt_dev *d, int timeout_ms)
 
 uint64_t pimt_rand(uint64_t *state)
 {
-	uint64_t x = *state;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*state = x;
-	return x * 0x2545f4914f6cdd1dULL;
+	return prng_next(state);
 }
 
 /*
@@ -272,89 +268,20 @@ void pimt_fill_q(uint64_t *state, float *dst, size_t n)
 		dst[i] = (float)((int)(pimt_rand(state) % 2001) - 1000) / 1000;
 }
 
-double pimt_elem_to_double(uint8_t dtype, uint16_t bits)
-{
-	int sign = bits >> 15 ? -1 : 1;
-	int e, m;
-
-	if (dtype == PIM_DTYPE_BF16) {
-		uint32_t u = (uint32_t)bits << 16;
-		float f;
-
-		memcpy(&f, &u, sizeof(f));
-		return f;
-	}
-	e = (bits >> 10) & 0x1f;
-	m = bits & 0x3ff;
-	if (e == 0)
-		return sign * ldexp(m, -24);
-	if (e == 31)
-		return m ? NAN : sign * INFINITY;
-	return sign * ldexp(m | 0x400, e - 25);
-}
-
-uint32_t pimt_f32_bits(float f)
-{
-	uint32_t u;
-
-	memcpy(&u, &f, sizeof(u));
-	return u;
-}
-
 void pimt_attn_ref(const struct pim_kv_alloc *s, const uint16_t *k,
 		   const uint16_t *v, uint32_t ctx_len, const float *q,
 		   float scale, double *out)
 {
-	uint32_t hd = s->head_dim, group = s->q_heads / s->kv_heads;
-	double sc = scale != 0 ? scale : 1.0 / sqrt(hd);
-	double *p = malloc(sizeof(*p) * ctx_len);
-	uint32_t h, t, i;
+	const struct ref_attn_shape rs = {
+		.q_heads = s->q_heads, .kv_heads = s->kv_heads,
+		.head_dim = s->head_dim, .dtype = s->dtype,
+	};
 
-	for (h = 0; h < s->q_heads; h++) {
-		size_t kvh = h / group;
-		double mx = -INFINITY, sum = 0;
-
-		for (t = 0; t < ctx_len; t++) {
-			const uint16_t *kt = k + ((size_t)t * s->kv_heads +
-						  kvh) * hd;
-			double dot = 0;
-
-			for (i = 0; i < hd; i++)
-				dot += (double)q[h * hd + i] *
-				       pimt_elem_to_double(s->dtype, kt[i]);
-			p[t] = dot * sc;
-			if (p[t] > mx)
-				mx = p[t];
-		}
-		for (t = 0; t < ctx_len; t++) {
-			p[t] = exp(p[t] - mx);
-			sum += p[t];
-		}
-		for (i = 0; i < hd; i++) {
-			double acc = 0;
-
-			for (t = 0; t < ctx_len; t++)
-				acc += p[t] * pimt_elem_to_double(s->dtype,
-					v[((size_t)t * s->kv_heads + kvh) *
-					  hd + i]);
-			out[h * hd + i] = acc / sum;
-		}
-	}
-	free(p);
+	ref_attn(&rs, k, v, ctx_len, q,
+		 scale != 0 ? scale : 1.0 / sqrt(s->head_dim), out);
 }
 
 double pimt_rel_err(const float *got, const double *ref, size_t n)
 {
-	double maxref = 0, maxerr = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (!isfinite(got[i]))
-			return INFINITY;
-		if (fabs(ref[i]) > maxref)
-			maxref = fabs(ref[i]);
-		if (fabs(got[i] - ref[i]) > maxerr)
-			maxerr = fabs(got[i] - ref[i]);
-	}
-	return maxref > 0 ? maxerr / maxref : maxerr;
+	return ref_rel_err(got, ref, n);
 }

@@ -65,19 +65,16 @@ int pimt_sysfs_str(const struct pimt_dev *d, const char *attr, char *buf,
 /* Poll sysfs free until it equals capacity; false after timeout_ms. */
 bool pimt_wait_all_free(const struct pimt_dev *d, int timeout_ms);
 
-/* Deterministic data: xorshift64* generator. */
+/* Deterministic data: pim/prng.h's xorshift64* generator. */
 uint64_t pimt_rand(uint64_t *state);
 /* FP16 or BF16 values of magnitude [1/64, 2), random sign. */
 void pimt_fill_kv(uint64_t *state, uint8_t dtype, uint16_t *dst, size_t n);
 /* FP32 values in [-1, 1]. */
 void pimt_fill_q(uint64_t *state, float *dst, size_t n);
 
-double pimt_elem_to_double(uint8_t dtype, uint16_t bits);
-uint32_t pimt_f32_bits(float f);
-
 /*
- * Reference decode attention in double for one (sequence, layer): k and v
- * are ntok x kv_heads x head_dim elements (host order), q and out
+ * pim/ref_attn.h's decode attention in double for one (sequence, layer):
+ * k and v are ntok x kv_heads x head_dim elements (host order), q and out
  * q_heads x head_dim. scale 0 means 1/sqrt(head_dim).
  */
 void pimt_attn_ref(const struct pim_kv_alloc *s, const uint16_t *k,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pim/half.h>
 
 #include "pim_dm.h"
 #include "dm_state.h"
@@ -159,7 +160,7 @@ static void jobs_make(struct twin *t, struct jobset *js)
 			j->ctx_len = ctx[c] && ctx[c] < t->len[l] ?
 				     ctx[c] : t->len[l];
 			/* One explicit scale per layer, the rest default. */
-			j->scale = c == 2 ? pimt_f32_bits(0.3f) : 0;
+			j->scale = c == 2 ? f32_to_bits(0.3f) : 0;
 			j->q_addr = (uintptr_t)(js->q + i * qn);
 			j->out_addr = (uintptr_t)(js->out + i * qn);
 		}
