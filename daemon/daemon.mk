@@ -4,8 +4,7 @@
 # make it a system service (data/), installed by `make install`.
 
 PIMD_SRCS	:= main.c errors.c manager.c udev.c session.c serve.c \
-		   serve_model.c serve_step.c cpu_model.c \
-		   host_attn.c
+		   serve_model.c serve_step.c cpu_model.c
 PIMD_OBJS	:= $(PIMD_SRCS:%.c=$(BUILD)/daemon/%.o)
 PIMD		:= $(BUILD)/daemon/pimd
 PIMD_LIBS	:= $(LIBPIM_A) $(SCHED_LIB) $(GPU_LIB)

@@ -52,7 +52,8 @@ struct serve_buf {
 	uint16_t *k16, *v16;
 	uint32_t kv_cap;		/* tokens of kh/vh */
 	uint16_t *kh, *vh;
-	double *score;
+	double *score;			/* kv_cap tokens */
+	double *attn_row;		/* one row of host attention */
 	struct pim_batch *batch;
 	uint32_t batch_cap;
 };

@@ -11,8 +11,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pim/half.h>
+#include <pim/ref_attn.h>
 
-#include "host_attn.h"
 #include "serve.h"
 
 static int grow(void *pp, size_t n, size_t size)
@@ -42,6 +43,7 @@ void serve_buf_free(struct serve_buf *b)
 	free(b->kh);
 	free(b->vh);
 	free(b->score);
+	free(b->attn_row);
 	pim_batch_free(b->batch);
 	memset(b, 0, sizeof(*b));
 }
@@ -65,6 +67,7 @@ static int buf_rows(struct serve_buf *b, const struct gpu_model *m,
 	ret = ret ?: grow(&b->xo, rows * (size_t)m->hidden, sizeof(float));
 	ret = ret ?: grow(&b->q, rows * qd, sizeof(float));
 	ret = ret ?: grow(&b->attn, rows * qd, sizeof(float));
+	ret = ret ?: grow(&b->attn_row, qd, sizeof(double));
 	ret = ret ?: grow(&b->k, rows * kd, sizeof(float));
 	ret = ret ?: grow(&b->v, rows * kd, sizeof(float));
 	ret = ret ?: grow(&b->k16, rows * kd, sizeof(uint16_t));
@@ -108,22 +111,37 @@ static void fill_seeded(float *p, size_t n, uint64_t seed)
 			       (double)(1ULL << 52)) - 1.0f;
 }
 
-/* Host attention for rows [r0, r0 + ntok) of one item, positions ctx.. */
+/*
+ * Host attention for rows [r0, r0 + ntok) of one item, positions ctx..:
+ * the double-precision reference over the FP16 KV the device holds.
+ */
 static int host_attn_item(const struct gpu_model *m, struct serve_buf *b,
 			  struct serve_req *r, uint32_t layer, uint32_t ctx,
 			  uint32_t r0, uint32_t ntok)
 {
+	const struct ref_attn_shape rs = {
+		.q_heads = m->heads, .kv_heads = m->kv_heads,
+		.head_dim = m->head_dim, .dtype = PIM_DTYPE_FP16,
+	};
 	size_t qd = (size_t)m->heads * m->head_dim;
 	size_t kd = (size_t)m->kv_heads * m->head_dim;
+	double scale = 1.0 / sqrt((double)m->head_dim);
 	uint32_t j, len = ctx + ntok;
+	float *out;
+	size_t i;
 	int ret;
 
 	ret = buf_ctx(b, m, len);
 	ret = ret ?: pim_kvcache_read(r->kv, layer, 0, len, b->kh, b->vh,
 				      len * kd * sizeof(uint16_t));
-	for (j = 0; j < ntok && !ret; j++)
-		host_attn(m, b->q + (r0 + j) * qd, b->kh, b->vh, ctx + j + 1,
-			  b->score, b->attn + (r0 + j) * qd);
+	for (j = 0; j < ntok && !ret; j++) {
+		ref_attn_scratch(&rs, b->kh, b->vh, ctx + j + 1,
+				 b->q + (r0 + j) * qd, scale, b->score,
+				 b->attn_row);
+		out = b->attn + (r0 + j) * qd;
+		for (i = 0; i < qd; i++)
+			out[i] = (float)b->attn_row[i];
+	}
 	return ret;
 }
 
@@ -187,8 +205,8 @@ static int run_layer(const struct serve_model *sm, struct serve_buf *b,
 		fill_seeded(b->v, n * kd, seed + n * (qd + kd));
 	}
 	for (i = 0; i < n * kd; i++) {
-		b->k16[i] = host_f32_to_fp16(b->k[i]);
-		b->v16[i] = host_f32_to_fp16(b->v[i]);
+		b->k16[i] = fp16_from_f32(b->k[i]);
+		b->v16[i] = fp16_from_f32(b->v[i]);
 	}
 	for (i = 0; i < sub->nr_items; i++) {
 		const struct sched_item *it = &sub->items[i];
