@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pim/half.h>
 
 #include "private.h"
 
@@ -41,14 +42,6 @@ PIM_EXPORT void pim_batch_free(struct pim_batch *b)
 	pim_unref(ctx);
 }
 
-static uint32_t float_bits(float f)
-{
-	uint32_t u;
-
-	memcpy(&u, &f, sizeof(u));
-	return u;
-}
-
 PIM_EXPORT int pim_batch_add(struct pim_batch *b, struct pim_kvcache *kv,
 			     unsigned int layer, unsigned int ctx_len,
 			     float scale, const float *q, float *out,
@@ -74,7 +67,7 @@ PIM_EXPORT int pim_batch_add(struct pim_batch *b, struct pim_kvcache *kv,
 	job->handle = kv->handle;
 	job->layer = layer;
 	job->ctx_len = ctx_len;
-	job->scale = float_bits(scale);
+	job->scale = f32_to_bits(scale);
 	job->q_addr = pim_ptr(q);
 	job->out_addr = pim_ptr(out);
 	return 0;

@@ -106,6 +106,11 @@ struct dec {
 	double score[PROMPT + NEW];
 };
 
+/*
+ * Attention over the rounded FP32 copies, written here again on purpose:
+ * the test checks gpu_cpu_reference_generate() against an independent
+ * decode, so it must not share the reference's code.
+ */
 static void attend(struct dec *d, int l, const float *q, int ctx, float *out)
 {
 	int hd = 32, kd = 64, h, t, i;
