@@ -330,6 +330,44 @@ static void plan_decodes(struct planner *pl)
 	}
 }
 
+/*
+ * One batch or two (L3 policy). Two sub-batches hide PIM time behind GPU
+ * time but read the weights once each; when the decodes' PIM work is
+ * small (short contexts) one batch whose GPU and PIM work take turns is
+ * faster. Decided on the decodes' predicted times, switching only when the
+ * other shape is 10% faster so the shape does not flap; requests keep
+ * their sub-batch for when two come back.
+ */
+static void choose_batches(struct planner *pl)
+{
+	struct sched_plan *p = pl->p;
+	struct sched_sub *a = &p->sub[0], *b = &p->sub[1];
+	struct sched_feat f = a->f;
+	double one, two;
+
+	f.decode_ctx += b->f.decode_ctx;
+	f.nr_decode += b->f.nr_decode;
+	f.out_tokens += b->f.out_tokens;
+	two = (double)sched_iter_ns(2,
+		(uint64_t[2]){ (uint64_t)pl->gpu[0], (uint64_t)pl->gpu[1] },
+		(uint64_t[2]){ (uint64_t)pl->pim[0], (uint64_t)pl->pim[1] });
+	one = predict_gpu(pl->s, &f, false) + predict_pim(pl->s, &f);
+	if (pl->s->one_batch ? two < 0.9 * one : one < 0.9 * two)
+		pl->s->one_batch = !pl->s->one_batch;
+	if (!pl->s->one_batch)
+		return;
+	memcpy(a->items + a->nr_items, b->items,
+	       b->nr_items * sizeof(*b->items));
+	a->nr_items += b->nr_items;
+	a->f = f;
+	b->nr_items = 0;
+	memset(&b->f, 0, sizeof(b->f));
+	p->nr_sub = 1;
+	refresh(pl, 0);
+	pl->gpu[1] = 0;
+	pl->pim[1] = 0;
+}
+
 void plan_build(struct sched *s)
 {
 	struct sched_plan *p = &s->plan;
@@ -354,6 +392,8 @@ void plan_build(struct sched *s)
 	plan_decodes(&pl);
 	for (j = 0; j < p->nr_sub; j++)
 		refresh(&pl, j);
+	if (pol == SCHED_L3 && pl.adaptive)
+		choose_batches(&pl);
 	plan_prefills(&pl);
 	for (j = 0; j < p->nr_sub; j++) {
 		p->sub[j].pred_gpu_ns = (uint64_t)pl.gpu[j];

@@ -46,6 +46,7 @@ struct sched {
 
 	struct sched_plan plan;
 	bool planned;
+	bool one_batch;		/* L3: short contexts run as one batch */
 	struct sched_item *items;	/* 2 x max_batch, for both subs */
 	uint32_t *pend;			/* partial prefills, while planning */
 

@@ -10,7 +10,7 @@
 #define NREQ	300
 
 struct run_result {
-	uint64_t time_ns, iters, tokens, hash;
+	uint64_t time_ns, iters, tokens, hash, one_iters;
 	uint32_t max_chunk, chunked;
 	uint32_t rs_min, rs_max;	/* requests per first rankset */
 	bool conserved, cap_ok, one_done, subs_ok;
@@ -56,9 +56,12 @@ static int run(enum sched_policy pol, uint64_t cap, uint32_t prompt_min,
 	}
 	res->cap_ok = res->subs_ok = true;
 	while ((p = sched_plan(s))) {
-		if ((pol == SCHED_L3 || pol == SCHED_FILL_FIRST) !=
-		    (p->nr_sub == 2))
+		/* L3 may fall back to one batch; fill-first never does. */
+		if ((pol == SCHED_FILL_FIRST && p->nr_sub != 2) ||
+		    (pol != SCHED_L3 && pol != SCHED_FILL_FIRST &&
+		     p->nr_sub != 1))
 			res->subs_ok = false;
+		res->one_iters += p->nr_sub == 1;
 		for (i = 0; i < p->nr_sub; i++) {
 			const struct sched_sub *sb = &p->sub[i];
 
@@ -133,6 +136,27 @@ static void test_policies(void)
 	}
 }
 
+/* Short contexts: the weights, read once per sub-batch, dominate. */
+static void test_one_batch(void)
+{
+	struct run_result l3, nosub, ff;
+
+	if (run(SCHED_L3, 60000, 16, 0, &l3) ||
+	    run(SCHED_NO_SUBBATCH, 60000, 16, 0, &nosub) ||
+	    run(SCHED_FILL_FIRST, 60000, 16, 0, &ff)) {
+		tap_ok(0, "short-context runs");
+		return;
+	}
+	tap_ok(l3.one_iters * 2 > l3.iters,
+	       "l3 on short contexts runs one batch (%llu of %llu iterations)",
+	       (unsigned long long)l3.one_iters,
+	       (unsigned long long)l3.iters);
+	tap_ok(l3.time_ns <= nosub.time_ns * 1.01 &&
+	       l3.time_ns * 1.2 < ff.time_ns,
+	       "so it matches no-subbatch (%.1f vs %.1f s) and beats two sub-batches (%.1f s)",
+	       l3.time_ns / 1e9, nosub.time_ns / 1e9, ff.time_ns / 1e9);
+}
+
 static void test_adaptive(void)
 {
 	struct run_result l3, ff;
@@ -144,6 +168,10 @@ static void test_adaptive(void)
 		return;
 	}
 	tap_ok(l3.conserved, "l3 with a 30,000-token prompt conserves tokens");
+	tap_ok(l3.one_iters * 5 < l3.iters,
+	       "PIM-bound: mostly two sub-batches (one batch in %llu of %llu iterations)",
+	       (unsigned long long)l3.one_iters,
+	       (unsigned long long)l3.iters);
 	tap_ok(l3.rs_min * 3 > l3.rs_max,
 	       "first ranksets balanced (%u..%u requests each)", l3.rs_min,
 	       l3.rs_max);
@@ -208,8 +236,9 @@ static void test_bad_input(void)
 
 int main(void)
 {
-	tap_plan(4 * 4 + 6 + 8);
+	tap_plan(4 * 4 + 2 + 7 + 8);
 	test_policies();
+	test_one_batch();
 	test_adaptive();
 	test_bad_input();
 	return tap_done();
