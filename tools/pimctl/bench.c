@@ -288,10 +288,7 @@ int cmd_bench(struct pimctl *pc, int argc, char **argv)
 	bool kernel;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, PIMCTL_SHORT_OPTS, opts,
-				NULL)) != -1) {
-		if (pimctl_common_opt(pc, c, optarg))
-			continue;
+	while ((c = pimctl_getopt(pc, argc, argv, opts, bench_usage)) != -1) {
 		switch (c) {
 		case 'D':
 			o.depth = pimctl_num("--depth", optarg, 1, 64);
@@ -318,19 +315,10 @@ int cmd_bench(struct pimctl *pc, int argc, char **argv)
 			o.batches = pimctl_num("--batches", optarg, 1,
 					       1UL << 30);
 			break;
-		case 'h':
-			printf("%s", bench_usage);
-			return 0;
-		default:
-			fprintf(stderr, "%s", bench_usage);
-			return EX_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s", bench_usage);
-		return EX_USAGE;
-	}
-	ret = pimctl_open_dev(pc);
+	ret = pimctl_no_operands(argc, argv);
+	ret = ret ?: pimctl_open_dev(pc);
 	if (ret)
 		return ret;
 	if (pc->json)

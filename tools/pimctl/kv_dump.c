@@ -153,10 +153,7 @@ int cmd_kv_dump(struct pimctl *pc, int argc, char **argv)
 	size_t bytes;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, PIMCTL_SHORT_OPTS, opts,
-				NULL)) != -1) {
-		if (pimctl_common_opt(pc, c, optarg))
-			continue;
+	while ((c = pimctl_getopt(pc, argc, argv, opts, kv_dump_usage)) != -1) {
 		switch (c) {
 		case 'L':
 			o.s.layers = pimctl_num("--layers", optarg, 1, 1024);
@@ -198,19 +195,10 @@ int cmd_kv_dump(struct pimctl *pc, int argc, char **argv)
 			o.show = pimctl_num("--show", optarg, 1,
 					    PIM_MAX_HEAD_DIM);
 			break;
-		case 'h':
-			printf("%s", kv_dump_usage);
-			return 0;
-		default:
-			fprintf(stderr, "%s", kv_dump_usage);
-			return EX_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s", kv_dump_usage);
-		return EX_USAGE;
-	}
-	ret = pimctl_open_dev(pc);
+	ret = pimctl_no_operands(argc, argv);
+	ret = ret ?: pimctl_open_dev(pc);
 	if (ret)
 		return ret;
 	if (o.show > o.s.head_dim)

@@ -103,13 +103,9 @@ bool pimctl_common_opt(struct pimctl *pc, int c, const char *arg)
 	}
 }
 
-int pimctl_no_options(struct pimctl *pc, int argc, char **argv,
-		      const char *usage_text)
+int pimctl_getopt(struct pimctl *pc, int argc, char **argv,
+		  const struct option *opts, const char *usage_text)
 {
-	static const struct option opts[] = {
-		PIMCTL_COMMON_OPTS,
-		{ }
-	};
 	int c;
 
 	while ((c = getopt_long(argc, argv, PIMCTL_SHORT_OPTS, opts,
@@ -120,15 +116,37 @@ int pimctl_no_options(struct pimctl *pc, int argc, char **argv,
 			printf("%s", usage_text);
 			exit(0);
 		}
-		fprintf(stderr, "%s", usage_text);
-		return EX_USAGE;
+		if (c == '?' || c == ':') {
+			fprintf(stderr, "%s", usage_text);
+			exit(EX_USAGE);
+		}
+		return c;
 	}
+	return -1;
+}
+
+int pimctl_no_operands(int argc, char **argv)
+{
 	if (optind < argc) {
 		fprintf(stderr, "pimctl: %s: unexpected argument '%s'\n",
 			argv[0], argv[optind]);
 		return EX_USAGE;
 	}
 	return 0;
+}
+
+int pimctl_no_options(struct pimctl *pc, int argc, char **argv,
+		      const char *usage_text)
+{
+	static const struct option opts[] = {
+		PIMCTL_COMMON_OPTS,
+		{ }
+	};
+
+	/* The table has only the common options: nothing comes back. */
+	while (pimctl_getopt(pc, argc, argv, opts, usage_text) != -1)
+		continue;
+	return pimctl_no_operands(argc, argv);
 }
 
 static int open_ctx(struct pimctl *pc, const char *backend)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <getopt.h>
 #include <sysexits.h>
 #include <libpim.h>
 
@@ -52,6 +53,16 @@ int pimctl_fail(struct pimctl *pc, const char *what, int err);
 /* Parse a number option; exits with EX_USAGE when it is not one. */
 unsigned long pimctl_num(const char *opt, const char *arg,
 			 unsigned long min, unsigned long max);
+/*
+ * The next of a command's own options from opts (a table that ends with
+ * PIMCTL_COMMON_OPTS), -1 after the last. Handles -j and -d itself; -h
+ * prints usage_text and exits 0, an unknown option or a missing argument
+ * prints it to stderr and exits EX_USAGE.
+ */
+int pimctl_getopt(struct pimctl *pc, int argc, char **argv,
+		  const struct option *opts, const char *usage_text);
+/* After the options: EX_USAGE, naming it, if an operand is left. */
+int pimctl_no_operands(int argc, char **argv);
 /* Only the common options: parse and reject anything else. */
 int pimctl_no_options(struct pimctl *pc, int argc, char **argv,
 		      const char *usage);

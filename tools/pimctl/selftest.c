@@ -210,10 +210,7 @@ int cmd_selftest(struct pimctl *pc, int argc, char **argv)
 	uint64_t seed = 1;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, PIMCTL_SHORT_OPTS, opts,
-				NULL)) != -1) {
-		if (pimctl_common_opt(pc, c, optarg))
-			continue;
+	while ((c = pimctl_getopt(pc, argc, argv, opts, selftest_usage)) != -1) {
 		switch (c) {
 		case 't':
 			tokens = pimctl_num("--tokens", optarg, 2, 4096);
@@ -221,19 +218,10 @@ int cmd_selftest(struct pimctl *pc, int argc, char **argv)
 		case 's':
 			seed = pimctl_num("--seed", optarg, 1, ~0UL);
 			break;
-		case 'h':
-			printf("%s", selftest_usage);
-			return 0;
-		default:
-			fprintf(stderr, "%s", selftest_usage);
-			return EX_USAGE;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s", selftest_usage);
-		return EX_USAGE;
-	}
-	ret = pimctl_open_dev(pc);
+	ret = pimctl_no_operands(argc, argv);
+	ret = ret ?: pimctl_open_dev(pc);
 	if (ret)
 		return ret;
 	ret = pim_dev_get_stats(pc->dev, &before);
