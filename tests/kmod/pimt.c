@@ -107,28 +107,20 @@ int pimt_kv_free(int fd, uint32_t handle)
 int pimt_kv_append(int fd, uint32_t handle, uint32_t layer, uint32_t start,
 		   uint32_t count, const void *k, const void *v, uint8_t flags)
 {
-	struct pim_cmd c = { .opcode = PIM_OP_KV_APPEND, .flags = flags };
+	struct pim_cmd c;
 
-	c.kv_io.handle = handle;
-	c.kv_io.layer = layer;
-	c.kv_io.start = start;
-	c.kv_io.count = count;
-	c.kv_io.k_addr = (uintptr_t)k;
-	c.kv_io.v_addr = (uintptr_t)v;
+	pimt_cmd_kv_io(&c, PIM_OP_KV_APPEND, handle, layer, start, count, k,
+		       v);
+	c.flags = flags;
 	return pimt_submit(fd, &c, NULL);
 }
 
 int pimt_kv_read(int fd, uint32_t handle, uint32_t layer, uint32_t start,
 		 uint32_t count, void *k, void *v)
 {
-	struct pim_cmd c = { .opcode = PIM_OP_KV_READ };
+	struct pim_cmd c;
 
-	c.kv_io.handle = handle;
-	c.kv_io.layer = layer;
-	c.kv_io.start = start;
-	c.kv_io.count = count;
-	c.kv_io.k_addr = (uintptr_t)k;
-	c.kv_io.v_addr = (uintptr_t)v;
+	pimt_cmd_kv_io(&c, PIM_OP_KV_READ, handle, layer, start, count, k, v);
 	return pimt_submit(fd, &c, NULL);
 }
 
@@ -137,6 +129,20 @@ void pimt_cmd_nop(struct pim_cmd *c, uint64_t user_data)
 	memset(c, 0, sizeof(*c));
 	c->opcode = PIM_OP_NOP;
 	c->user_data = user_data;
+}
+
+void pimt_cmd_kv_io(struct pim_cmd *c, uint8_t opcode, uint32_t handle,
+		    uint32_t layer, uint32_t start, uint32_t count,
+		    const void *k, const void *v)
+{
+	memset(c, 0, sizeof(*c));
+	c->opcode = opcode;
+	c->kv_io.handle = handle;
+	c->kv_io.layer = layer;
+	c->kv_io.start = start;
+	c->kv_io.count = count;
+	c->kv_io.k_addr = (uintptr_t)k;
+	c->kv_io.v_addr = (uintptr_t)v;
 }
 
 void pimt_cmd_attn(struct pim_cmd *c, const struct pim_attn_job *jobs,

@@ -48,6 +48,10 @@ int pimt_attn(int fd, const struct pim_attn_job *jobs, uint32_t nr,
 
 /* Fill command bodies, for the queue and io_uring paths. */
 void pimt_cmd_nop(struct pim_cmd *c, uint64_t user_data);
+/* KV_APPEND or KV_READ of count tokens from start, host buffers k and v. */
+void pimt_cmd_kv_io(struct pim_cmd *c, uint8_t opcode, uint32_t handle,
+		    uint32_t layer, uint32_t start, uint32_t count,
+		    const void *k, const void *v);
 void pimt_cmd_attn(struct pim_cmd *c, const struct pim_attn_job *jobs,
 		   uint32_t nr, uint64_t user_data);
 

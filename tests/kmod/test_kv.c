@@ -239,12 +239,7 @@ static void test_io_errors(struct pimt_dev *d)
 		tap_ok(0, "KV_ALLOC for error cases: %d", h);
 		return;
 	}
-	memset(&c, 0, sizeof(c));
-	c.opcode = PIM_OP_KV_APPEND;
-	c.kv_io.handle = h;
-	c.kv_io.count = 4;
-	c.kv_io.k_addr = (uintptr_t)k;
-	c.kv_io.v_addr = (uintptr_t)v;
+	pimt_cmd_kv_io(&c, PIM_OP_KV_APPEND, h, 0, 0, 4, k, v);
 	ret = pimt_submit(d->fd, &c, &cqe);
 	tap_ok(ret == 0 && cqe.res == 0 && cqe.device_ns > 0,
 	       "KV_APPEND 4 tokens: res %d, device_ns %llu", ret,
@@ -321,12 +316,7 @@ static void test_io_errors(struct pimt_dev *d)
 	ret = pimt_kv_read(d->fd, h, 0, 0, 16, rk, (void *)PIMT_BAD_ADDR);
 	tap_ok(ret == -EFAULT, "read to bad v_addr: %d (want -EFAULT)", ret);
 
-	memset(&c, 0, sizeof(c));
-	c.opcode = PIM_OP_KV_READ;
-	c.kv_io.handle = h;
-	c.kv_io.count = 16;
-	c.kv_io.k_addr = (uintptr_t)rk;
-	c.kv_io.v_addr = (uintptr_t)rv;
+	pimt_cmd_kv_io(&c, PIM_OP_KV_READ, h, 0, 0, 16, rk, rv);
 	ret = pimt_submit(d->fd, &c, &cqe);
 	tap_ok(ret == 0 && cqe.device_ns > 0, "KV_READ: res %d, device_ns %llu",
 	       ret, (unsigned long long)cqe.device_ns);

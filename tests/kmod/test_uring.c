@@ -162,12 +162,7 @@ static void test_kv(struct pimt_dev *d, struct io_uring *r)
 	h = run(r, d->fd, &c, &ns);
 	tap_ok(h > 0 && ns == 0, "KV_ALLOC: handle %d", h);
 
-	memset(&c, 0, sizeof(c));
-	c.opcode = PIM_OP_KV_APPEND;
-	c.kv_io.handle = h;
-	c.kv_io.count = 150;
-	c.kv_io.k_addr = (uintptr_t)k;
-	c.kv_io.v_addr = (uintptr_t)v;
+	pimt_cmd_kv_io(&c, PIM_OP_KV_APPEND, h, 0, 0, 150, k, v);
 	ret = run(r, d->fd, &c, &ns);
 	tap_ok(ret == 0 && ns > 0, "KV_APPEND 150 tokens: %d, big_cqe[0] %llu",
 	       ret, (unsigned long long)ns);
