@@ -20,7 +20,10 @@
  *    so whole prompts are admitted. Admission stops when PIM memory is
  *    full.
  *
- * The baselines change only these two steps: fill-first admits every
+ * 3. Between the two, L3 runs one batch instead of two while the decodes'
+ *    predicted time says one is 10% faster (see choose_batches()).
+ *
+ * The baselines change only these steps: fill-first admits every
  * request that fits with whole prompts (up to chunk_max per iteration);
  * no-subbatch runs one batch whose GPU and PIM work take turns; gpu-only
  * runs one batch with decode attention on the GPU.
