@@ -63,7 +63,9 @@ static int load_init(struct load *l, const struct pimt_dev *d)
 	uint64_t st = 0x510e527fade682d1ULL;
 	int i, ret;
 
-	l->fd = pimt_reopen(d);
+	l->fd = open(d->path, O_RDWR | O_CLOEXEC);
+	if (l->fd < 0)
+		return -errno;
 	l->shape = pimt_shape(1, 8, 8, 128, PIM_DTYPE_BF16, TOKENS);
 	n = pimt_kv_bytes(&l->shape, TOKENS);
 	nq = (size_t)l->shape.q_heads * l->shape.head_dim;
@@ -71,7 +73,7 @@ static int load_init(struct load *l, const struct pimt_dev *d)
 	v = malloc(n);
 	l->jobs = calloc(JOBS, sizeof(*l->jobs));
 	l->q = malloc(nq * sizeof(float));
-	l->out = malloc(JOBS * nq * sizeof(float));
+	l->out = calloc(JOBS * nq, sizeof(float));
 	if (!k || !v || !l->jobs || !l->q || !l->out)
 		return -ENOMEM;
 	pimt_fill_kv(&st, l->shape.dtype, k, n / 2);
@@ -121,8 +123,8 @@ static int queue_wait(int fd, int qid)
 	return pimt_ioctl(fd, PIM_IOC_QUEUE_REAP, &io);
 }
 
-static int ring_put(struct io_uring *r, int fd, const struct pim_cmd *c,
-		    int nr)
+static void ring_prep(struct io_uring *r, int fd, const struct pim_cmd *c,
+		      int nr)
 {
 	int i;
 
@@ -134,7 +136,20 @@ static int ring_put(struct io_uring *r, int fd, const struct pim_cmd *c,
 		memcpy((uint8_t *)sqe + offsetof(struct io_uring_sqe, cmd), c,
 		       sizeof(*c));
 	}
+}
+
+static int ring_put(struct io_uring *r, int fd, const struct pim_cmd *c,
+		    int nr)
+{
+	ring_prep(r, fd, c, nr);
 	return io_uring_submit(r);
+}
+
+static void load_free(struct load *l)
+{
+	free(l->jobs);
+	free(l->q);
+	free(l->out);
 }
 
 /* The child: work in flight on transport t (or all), then block. */
@@ -299,32 +314,20 @@ static void do_close(struct pimt_dev *d)
 	tap_ok(pimt_wait_all_free(d, 10000),
 	       "the closed file's cache is freed");
 
+	load_free(&l);
 	load_init(&l, d);
 	io_uring_queue_init(INFLIGHT, &ring, IORING_SETUP_SQE128 |
 			    IORING_SETUP_CQE32);
-	ring_put(&ring, l.fd, &l.attn, 0);
+	/* The waiter submits; the fd goes while the commands run. */
+	ring_prep(&ring, l.fd, &l.attn, INFLIGHT);
 	w = (struct waiter){ .what = T_URING, .fd = l.fd, .l = &l,
 			     .ring = &ring };
-	/* The waiter submits; the fd goes while the commands run. */
-	{
-		int i;
-
-		for (i = 0; i < INFLIGHT; i++) {
-			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-
-			io_uring_prep_rw(IORING_OP_URING_CMD, sqe, l.fd, NULL,
-					 0, 0);
-			sqe->cmd_op = PIM_URING_CMD_IO;
-			memcpy((uint8_t *)sqe +
-			       offsetof(struct io_uring_sqe, cmd), &l.attn,
-			       sizeof(l.attn));
-		}
-	}
 	ok = waiter_returns(&w, close_fd);
 	tap_ok(ok && w.ret == INFLIGHT,
 	       "io_uring commands whose fd is closed meanwhile all complete (%d of %d)",
 	       w.ret, INFLIGHT);
 	io_uring_queue_exit(&ring);
+	load_free(&l);
 	tap_ok(pimt_wait_all_free(d, 10000),
 	       "capacity all free once the ring is gone");
 }
@@ -379,13 +382,40 @@ static int inject(const char *attr, const char *pct)
 	return write_str(path, pct);
 }
 
+/* One command on transport t, with whatever the transport needs. */
+static int drive(struct load *l, int t)
+{
+	struct io_uring ring;
+	int ret, qid;
+
+	if (t == T_SYNC)
+		return pimt_submit(l->fd, &l->attn, NULL);
+	if (t == T_QUEUE) {
+		qid = queue_new(l->fd);
+		if (qid < 0)
+			return -errno;
+		ret = queue_put(l->fd, qid, &l->attn, 2);
+		if (ret > 0)
+			ret = queue_wait(l->fd, qid);
+		return ret > 0 ? 0 : ret;
+	}
+	ret = io_uring_queue_init(4, &ring, IORING_SETUP_SQE128 |
+				  IORING_SETUP_CQE32);
+	if (ret)
+		return ret;
+	ret = ring_put(&ring, l->fd, &l->attn, 2);
+	io_uring_queue_exit(&ring);
+	return ret > 0 ? 0 : ret;
+}
+
 static void do_failslab(struct pimt_dev *d, int rounds)
 {
 	static const char *const attrs[] = { "failslab", "fail_page_alloc" };
-	int a, i, t, nomem = 0, ok = 0, other = 0;
+	int a, i, t, nomem, ok, other, fail_fd;
 
+	fail_fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
 	for (a = 0; a < 2; a++) {
-		if (access("/sys/kernel/debug/failslab", F_OK)) {
+		if (access("/sys/kernel/debug/failslab", F_OK) || fail_fd < 0) {
 			tap_skip("%s: this kernel has no fault injection (CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC)",
 				 attrs[a]);
 			continue;
@@ -393,44 +423,38 @@ static void do_failslab(struct pimt_dev *d, int rounds)
 		if (!tap_ok(!inject(attrs[a], "10"), "%s armed for this task",
 			    attrs[a]))
 			continue;
+		nomem = 0;
+		ok = 0;
+		other = 0;
 		for (i = 0; i < rounds; i++) {
-			struct io_uring ring;
-			struct load l;
-			int ret, qid;
+			struct load l = { 0 };
+			int ret = load_init(&l, d);
 
-			write_str("/proc/thread-self/make-it-fail", "1");
-			ret = load_init(&l, d);
-			for (t = 0; t < T_NR && !ret; t++) {
-				if (t == T_SYNC) {
-					ret = pimt_submit(l.fd, &l.attn, NULL);
-				} else if (t == T_QUEUE) {
-					qid = queue_new(l.fd);
-					ret = qid < 0 ? -errno :
-					      queue_put(l.fd, qid, &l.attn, 2);
-					if (ret > 0)
-						ret = queue_wait(l.fd, qid);
-				} else if (!io_uring_queue_init(4, &ring,
-						IORING_SETUP_SQE128 |
-						IORING_SETUP_CQE32)) {
-					ret = ring_put(&ring, l.fd, &l.attn, 2);
-					io_uring_queue_exit(&ring);
-				}
-				ret = ret > 0 ? 0 : ret;
-			}
-			write_str("/proc/thread-self/make-it-fail", "0");
+			/*
+			 * Armed only around the commands: user memory is
+			 * touched before, so no page fault of ours fails.
+			 */
+			if (pwrite(fail_fd, "1", 1, 0) != 1)
+				ret = -errno;
+			for (t = 0; t < T_NR && !ret; t++)
+				ret = drive(&l, t);
+			/* No allocation here: the file is open already. */
+			if (pwrite(fail_fd, "0", 1, 0) != 1)
+				ret = -errno;
 			nomem += ret == -ENOMEM;
 			ok += ret == 0;
 			other += ret && ret != -ENOMEM;
-			close(l.fd);
-			free(l.jobs);
-			free(l.q);
-			free(l.out);
+			if (l.fd >= 0)
+				close(l.fd);
+			load_free(&l);
 		}
 		inject(attrs[a], "0");
 		tap_ok(pimt_wait_all_free(d, 10000),
 		       "%s: %d rounds (%d ok, %d -ENOMEM, %d other errors), capacity all free",
 		       attrs[a], rounds, ok, nomem, other);
 	}
+	if (fail_fd >= 0)
+		close(fail_fd);
 }
 
 int main(int argc, char **argv)
