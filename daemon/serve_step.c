@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pim/half.h>
+#include <pim/prng.h>
 #include <pim/ref_attn.h>
 
 #include "serve.h"
@@ -93,13 +94,13 @@ static int buf_ctx(struct serve_buf *b, const struct gpu_model *m,
 	return ret;
 }
 
-/* splitmix64: seeded stand-in data when no backend computes the layers. */
+/*
+ * Seeded stand-in data when no backend computes the layers: one
+ * splitmix64 step from state x, so any element can be made on its own.
+ */
 static uint64_t mix(uint64_t x)
 {
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
+	return prng_splitmix64(&x);
 }
 
 static void fill_seeded(float *p, size_t n, uint64_t seed)

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 #include <pim/half.h>
+#include <pim/prng.h>
 
 #include "gpu_cpu.h"
 
@@ -66,19 +67,10 @@ static double now(void)
 
 /* ---- weights ---- */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t x = (*s += 0x9e3779b97f4a7c15ULL);
-
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 /* Uniform in [-1, 1), exactly representable: 24 random bits. */
 static float uniform(uint64_t *s)
 {
-	return (float)(splitmix64(s) >> 40) / (float)(1 << 23) - 1.0f;
+	return (float)(prng_splitmix64(s) >> 40) / (float)(1 << 23) - 1.0f;
 }
 
 /* n values of scale * U[-1, 1) + bias, taken from *w onward. */

@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <pim/prng.h>
 
 #include "../../tests/daemon/client.h"
 #include "../cpu_model.h"
@@ -41,18 +42,9 @@ struct opts {
 	bool quiet;
 };
 
-static uint64_t mix(uint64_t *s)
-{
-	uint64_t x = (*s += 0x9e3779b97f4a7c15ULL);
-
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
 static uint32_t pick(uint64_t *s, uint32_t lo, uint32_t hi)
 {
-	return lo + (uint32_t)(mix(s) % (hi - lo + 1));
+	return lo + (uint32_t)(prng_splitmix64(s) % (hi - lo + 1));
 }
 
 static int load_trace(const struct opts *o, struct req *r, uint32_t *n)
@@ -82,7 +74,7 @@ static int load_trace(const struct opts *o, struct req *r, uint32_t *n)
 		if (!r[i].prompt)
 			return -ENOMEM;
 		for (j = 0; j < r[i].prompt_len; j++)
-			r[i].prompt[j] = mix(&s) % pimd_tiny_model.vocab;
+			r[i].prompt[j] = prng_splitmix64(&s) % pimd_tiny_model.vocab;
 	}
 	return *n ? 0 : -EINVAL;
 }

@@ -39,6 +39,7 @@ struct naive {
 	struct naive_layer l[2];
 };
 
+/* Written out from gpu_cpu.h on purpose: the test checks the documentation. */
 static uint64_t sm64(uint64_t *s)
 {
 	uint64_t x = (*s += 0x9e3779b97f4a7c15ULL);
