@@ -15,6 +15,8 @@
 #   obj/           the build tree: make -C DIR/obj M=... builds modules
 #   modules/       modules_install tree (lib/modules/RELEASE)
 #   release        the kernel release (make kernelrelease)
+#   configured     the tree is unpacked and configured: an interrupted
+#                  build resumes from here
 #   done           written last: the build is complete
 set -euo pipefail
 
@@ -62,19 +64,23 @@ done
 [ -e /usr/include/openssl/ssl.h ] || { log "libssl-dev is missing"; exit 1; }
 [ -e /usr/include/libelf.h ] || { log "libelf-dev is missing"; exit 1; }
 
-rm -rf "$dir"
-mkdir -p "$dir"
-start=$(date +%s)
-log "building in $dir (about 20 min on 2 idle cores)"
-tar -xf "$tarball" -C "$dir"
 src=$dir/linux-source-6.1
 obj=$dir/obj
-mkdir -p "$obj"
-{
-	make -C "$src" O="$obj" defconfig kvm_guest.config
-	grep -v '^#' "$frag" | sed '/^$/d' >>"$obj/.config"
-	make -C "$src" O="$obj" olddefconfig
-} >"$dir/build.log" 2>&1 || { log "config failed, see $dir/build.log"; exit 1; }
+start=$(date +%s)
+if [ -e "$dir/configured" ]; then
+	log "resuming the build in $dir"
+else
+	rm -rf "$dir"
+	mkdir -p "$obj"
+	log "building in $dir (about 20 min on 2 idle cores)"
+	tar -xf "$tarball" -C "$dir"
+	{
+		make -C "$src" O="$obj" defconfig kvm_guest.config
+		grep -v '^#' "$frag" | sed '/^$/d' >>"$obj/.config"
+		make -C "$src" O="$obj" olddefconfig
+	} >"$dir/build.log" 2>&1 ||
+		{ log "config failed, see $dir/build.log"; exit 1; }
+fi
 
 # Kconfig silently drops symbols whose dependencies are unmet.
 bad=0
@@ -87,6 +93,7 @@ while IFS= read -r line; do
 	esac
 done <"$frag"
 [ "$bad" -eq 0 ] || exit 1
+touch "$dir/configured"
 
 nice -n 19 make -C "$src" O="$obj" -j"$jobs" bzImage modules \
 	>>"$dir/build.log" 2>&1 || { log "build failed, see $dir/build.log"; exit 1; }
