@@ -42,13 +42,14 @@ size_t pim_dm_state_bytes(const struct pim_geometry *g)
 		2 * pim_tree_leaves(g) * sizeof(struct pim_run));
 }
 
-/* Word i of a rank's map, the units past the end (and past it) in use. */
+/* Word i of a rank's map, units past the rank's end marked in use. */
 static u64 pim_map_word(const struct pim_dm *dm, const u64 *map, u32 i)
 {
-	u32 end = dm->units - i * 64;
+	u32 end;
 
 	if (i >= dm->map_words)
 		return ~0ULL;
+	end = dm->units - i * 64;
 	return end >= 64 ? map[i] : map[i] | ~0ULL << end;
 }
 
@@ -63,8 +64,8 @@ static struct pim_run pim_run_of_word(u64 w)
 		return r;
 	r.pre = pim_ctz64(w);
 	r.suf = pim_clz64(w);
-	r.best = pim_max32(r.pre, r.suf);
-	/* The inner free runs, one per step. */
+	r.best = 0;
+	/* Every free run, one per step. */
 	while (free) {
 		start = pim_ctz64(free);
 		len = ~(free >> start) ? pim_ctz64(~(free >> start)) :

@@ -45,7 +45,7 @@ static inline u32 pim_ctz64(u64 x)
 	return __builtin_ctzll(x);
 }
 
-/* Index of the highest set bit from the top; x must not be 0. */
+/* Clear bits above the highest set bit; x must not be 0. */
 static inline u32 pim_clz64(u64 x)
 {
 	return __builtin_clzll(x);
