@@ -23,7 +23,7 @@
 #define FZ_RING		32
 #define FZ_BATCH	16
 #define FZ_TAGS		4096	/* > FZ_QUEUES * 256 + FZ_RING in flight */
-#define FZ_DRAIN_MS	30000
+#define FZ_DRAIN_MS	60000
 
 struct fz_queue {
 	uint32_t qid;

@@ -81,10 +81,23 @@ free_is_capacity() {
 	[ "$free" = "$cap" ]
 }
 
+# retry SECONDS COMMAND...: io_uring tears a dead process's rings down in
+# a worker after the process is reaped; the files it held go then.
+retry() {
+	tries=$(($1 * 10))
+	shift
+	until "$@" 2>/dev/null; do
+		tries=$((tries - 1))
+		[ "$tries" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
 # Nothing left: capacity free, rmmod works, no node or region remains.
 unload_clean() {
-	check "free equals capacity before rmmod ($1)" free_is_capacity
-	check "rmmod pim ($1)" rmmod pim
+	check "free equals capacity before rmmod ($1)" \
+		retry 30 free_is_capacity
+	check "rmmod pim ($1)" retry 30 rmmod pim
 	check "no module, node or region left ($1)" \
 		sh -c '! [ -d /sys/module/pim ] && ! [ -e /dev/pim0 ] && ! grep -q ": pim" /proc/iomem'
 }

@@ -403,7 +403,7 @@ int main(int argc, char **argv)
 	       "every result matches the reference (%" PRIu64 " failed, %"
 	       PRIu64 " wrong)", sum.bad_result, sum.bad_data);
 	pimt_open(&d);
-	tap_ok(pimt_wait_all_free(&d, 10000),
+	tap_ok(pimt_wait_all_free(&d, 30000),
 	       "free equals capacity once the soak processes exited");
 	pimt_close(&d);
 	printf("bench soak-commands %.0f cmds/s\n",
