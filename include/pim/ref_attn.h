@@ -84,4 +84,23 @@ static inline void ref_attn(const struct ref_attn_shape *s, const uint16_t *k,
 	free(score);
 }
 
+/*
+ * max |got - ref| / max |ref| (the absolute error when ref is all zero);
+ * +inf when got holds a NaN or an infinity.
+ */
+static inline double ref_rel_err(const float *got, const double *ref,
+				 size_t n)
+{
+	double max_ref = 0, max_diff = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!isfinite(got[i]))
+			return INFINITY;
+		max_ref = fmax(max_ref, fabs(ref[i]));
+		max_diff = fmax(max_diff, fabs(got[i] - ref[i]));
+	}
+	return max_ref ? max_diff / max_ref : max_diff;
+}
+
 #endif /* PIM_REF_ATTN_H */
