@@ -2,7 +2,8 @@
 /*
  * pim/ref_attn.h - the double-precision decode-attention reference that
  * the device is checked against (pimctl selftest, the libpim, driver and
- * pimd tests) and that pimd's host attention computes with. Link -lm.
+ * pimd tests) and that pimd's host attention computes with, and the
+ * error measure the tolerances apply to. Link -lm.
  */
 #ifndef PIM_REF_ATTN_H
 #define PIM_REF_ATTN_H
