@@ -226,7 +226,7 @@ static void do_kill(struct pimt_dev *d, int rounds)
 
 			hung += ret == -ETIMEDOUT;
 			other += ret && ret != -ETIMEDOUT;
-			leaked += !pimt_wait_all_free(d, 10000);
+			leaked += !pimt_wait_all_free(d, 30000);
 		}
 		tap_ok(!hung && !leaked && !other,
 		       "%d clients SIGKILLed with %s commands in flight: gone at once, capacity all free (hung %d, leaked %d, setup errors %d)",
@@ -311,7 +311,7 @@ static void do_close(struct pimt_dev *d)
 	tap_ok(ok && (w.ret == 0 || w.ret == -ECANCELED),
 	       "sync command whose fd is closed meanwhile completes (%d)",
 	       w.ret);
-	tap_ok(pimt_wait_all_free(d, 10000),
+	tap_ok(pimt_wait_all_free(d, 30000),
 	       "the closed file's cache is freed");
 
 	load_free(&l);
@@ -328,7 +328,7 @@ static void do_close(struct pimt_dev *d)
 	       w.ret, INFLIGHT);
 	io_uring_queue_exit(&ring);
 	load_free(&l);
-	tap_ok(pimt_wait_all_free(d, 10000),
+	tap_ok(pimt_wait_all_free(d, 30000),
 	       "capacity all free once the ring is gone");
 }
 
@@ -449,7 +449,7 @@ static void do_failslab(struct pimt_dev *d, int rounds)
 			load_free(&l);
 		}
 		inject(attrs[a], "0");
-		tap_ok(pimt_wait_all_free(d, 10000),
+		tap_ok(pimt_wait_all_free(d, 30000),
 		       "%s: %d rounds (%d ok, %d -ENOMEM, %d other errors), capacity all free",
 		       attrs[a], rounds, ok, nomem, other);
 	}
