@@ -64,6 +64,8 @@ int serve_opt_set(struct serve_opts *o, sd_bus_message *m, const char *key,
 			want = "u";
 	if (!strcmp(key, "seed"))
 		want = "t";
+	if (!strcmp(key, "one_batch"))
+		want = "b";
 	if (strcmp(sig, want))
 		return pimd_error(error, -EINVAL, "option %s: type %s, not %s",
 				  key, want, sig);
@@ -75,6 +77,14 @@ int serve_opt_set(struct serve_opts *o, sd_bus_message *m, const char *key,
 		return opt_str(m, o->compute, sizeof(o->compute), key, error);
 	if (!strcmp(key, "seed"))
 		return sd_bus_message_read(m, "v", "t", &o->seed);
+	if (!strcmp(key, "one_batch")) {
+		int on;
+
+		ret = sd_bus_message_read(m, "v", "b", &on);
+		if (ret >= 0)
+			o->cfg.one_batch = on;
+		return ret < 0 ? ret : 0;
+	}
 	if (!strcmp(key, "policy")) {
 		ret = opt_str(m, policy, sizeof(policy), key, error);
 		if (ret)

@@ -51,14 +51,19 @@ void feat_gpu(const struct sched_feat *f, bool attn_on_gpu,
 	x[4] = attn_on_gpu ? (double)f->decode_ctx : 0;
 }
 
-double predict_pim(const struct sched *s, const struct sched_feat *f)
+/* A shape's own model once it has enough samples, else the pooled one. */
+double predict_pim(const struct sched *s, const struct sched_feat *f,
+		   enum pim_shape shape)
 {
+	const struct wls *w = &s->pim;
 	double x[PRED_NFEAT];
 
-	if (!s->pim.fitted || (!f->nr_decode && !f->kv_in))
+	if (shape < PIM_NR_SHAPES && s->pim_shape[shape].fitted)
+		w = &s->pim_shape[shape];
+	if (!w->fitted || (!f->nr_decode && !f->kv_in))
 		return 0;
 	feat_pim(f, x);
-	return wls_eval(&s->pim, x);
+	return wls_eval(w, x);
 }
 
 double predict_gpu(const struct sched *s, const struct sched_feat *f,
@@ -116,7 +121,8 @@ static void refresh(struct planner *pl, uint32_t j)
 	struct sched_sub *sb = &pl->p->sub[j];
 
 	pl->gpu[j] = predict_gpu(pl->s, &sb->f, sb->attn_on_gpu);
-	pl->pim[j] = sb->attn_on_gpu ? 0 : predict_pim(pl->s, &sb->f);
+	pl->pim[j] = sb->attn_on_gpu ? 0 :
+		     predict_pim(pl->s, &sb->f, sub_shape(pl->p->nr_sub, j));
 }
 
 static void add_prefill(struct planner *pl, uint32_t j, uint32_t slot,
@@ -153,7 +159,7 @@ static double slack_with(const struct planner *pl, uint32_t j,
 	if (k == j)
 		fp = fg;
 	fp.kv_in += c;
-	return predict_pim(pl->s, &fp) -
+	return predict_pim(pl->s, &fp, sub_shape(pl->p->nr_sub, k)) -
 	       predict_gpu(pl->s, &fg, sb->attn_on_gpu);
 }
 
@@ -354,7 +360,8 @@ static void choose_batches(struct planner *pl)
 	two = (double)sched_iter_ns(2,
 		(uint64_t[2]){ (uint64_t)pl->gpu[0], (uint64_t)pl->gpu[1] },
 		(uint64_t[2]){ (uint64_t)pl->pim[0], (uint64_t)pl->pim[1] });
-	one = predict_gpu(pl->s, &f, false) + predict_pim(pl->s, &f);
+	one = predict_gpu(pl->s, &f, false) +
+	      predict_pim(pl->s, &f, PIM_ONE);
 	if (pl->s->one_batch ? two < 0.9 * one : one < 0.9 * two)
 		pl->s->one_batch = !pl->s->one_batch;
 	if (!pl->s->one_batch)
@@ -395,7 +402,7 @@ void plan_build(struct sched *s)
 	plan_decodes(&pl);
 	for (j = 0; j < p->nr_sub; j++)
 		refresh(&pl, j);
-	if (pol == SCHED_L3 && pl.adaptive)
+	if (pol == SCHED_L3 && pl.adaptive && s->cfg.one_batch)
 		choose_batches(&pl);
 	plan_prefills(&pl);
 	for (j = 0; j < p->nr_sub; j++) {

@@ -45,6 +45,7 @@ void sched_config_default(struct sched_config *cfg, enum sched_policy policy,
 	cfg->decode_step = gqa_group > 1 ? 16 : 1;
 	cfg->chunk_min = 256;
 	cfg->chunk_max = 8192;
+	cfg->one_batch = true;
 }
 
 int sched_config_check(const struct sched_config *cfg, const char **why)
@@ -321,6 +322,17 @@ static uint32_t sub_advance(struct sched *s, const struct sched_sub *sb)
 	return made;
 }
 
+static void observe_pim(struct sched *s, const struct sched_feat *f,
+			enum pim_shape shape, uint64_t ns)
+{
+	double x[PRED_NFEAT];
+
+	feat_pim(f, x);
+	wls_add(&s->pim, x, (double)ns);
+	if (shape < PIM_NR_SHAPES)
+		wls_add(&s->pim_shape[shape], x, (double)ns);
+}
+
 int sched_complete(struct sched *s, const struct sched_measure *m)
 {
 	uint32_t i, n;
@@ -332,7 +344,8 @@ int sched_complete(struct sched *s, const struct sched_measure *m)
 
 		if (!sb->attn_on_gpu && (sb->f.nr_decode || sb->f.kv_in)) {
 			err_add(&s->pim_err, sb->pred_pim_ns, m->pim_ns[i]);
-			sched_observe_pim(s, &sb->f, m->pim_ns[i]);
+			observe_pim(s, &sb->f, sub_shape(s->plan.nr_sub, i),
+				    m->pim_ns[i]);
 		}
 		if (sb->f.prefill_tokens || sb->f.nr_decode) {
 			err_add(&s->gpu_err, sb->pred_gpu_ns, m->gpu_ns[i]);
@@ -361,13 +374,11 @@ int sched_complete(struct sched *s, const struct sched_measure *m)
 	return 0;
 }
 
+/* Profiled samples have no shape: they train the pooled model. */
 void sched_observe_pim(struct sched *s, const struct sched_feat *f,
 		       uint64_t ns)
 {
-	double x[PRED_NFEAT];
-
-	feat_pim(f, x);
-	wls_add(&s->pim, x, (double)ns);
+	observe_pim(s, f, PIM_NR_SHAPES, ns);
 }
 
 void sched_observe_gpu(struct sched *s, const struct sched_feat *f,
@@ -381,7 +392,7 @@ void sched_observe_gpu(struct sched *s, const struct sched_feat *f,
 
 uint64_t sched_predict_pim(const struct sched *s, const struct sched_feat *f)
 {
-	return (uint64_t)llround(predict_pim(s, f));
+	return (uint64_t)llround(predict_pim(s, f, PIM_NR_SHAPES));
 }
 
 uint64_t sched_predict_gpu(const struct sched *s, const struct sched_feat *f,

@@ -43,6 +43,7 @@ struct sched_config {
 	uint32_t chunk_min;	/* prefill chunk bounds, tokens */
 	uint32_t chunk_max;
 	uint32_t ranksets;	/* PIM ranksets to balance, 0..64 (0: none) */
+	bool one_batch;		/* L3: one batch while predicted 10% faster */
 };
 
 /* Defaults for a policy; decode_step from the model's GQA group. */

@@ -24,6 +24,19 @@ struct req {
 
 #define SLOT_NONE	UINT32_MAX
 
+/*
+ * Batch shapes with a PIM model of their own: a sub-batch's device time is
+ * max over ranks per layer plus per-command costs, which a linear model
+ * fits well only for batches of one shape (one batch of all decodes is not
+ * twice a sub-batch of half of them).
+ */
+enum pim_shape { PIM_ONE, PIM_SUB0, PIM_SUB1, PIM_NR_SHAPES };
+
+static inline enum pim_shape sub_shape(uint32_t nr_sub, uint32_t j)
+{
+	return nr_sub == 2 ? PIM_SUB0 + j : PIM_ONE;
+}
+
 struct err_ring {
 	double v[SCHED_ERR_WINDOW];
 	uint32_t n;		/* samples ever */
@@ -50,7 +63,8 @@ struct sched {
 	struct sched_item *items;	/* 2 x max_batch, for both subs */
 	uint32_t *pend;			/* partial prefills, while planning */
 
-	struct wls pim;
+	struct wls pim;			/* every sample, any shape */
+	struct wls pim_shape[PIM_NR_SHAPES];
 	struct pred_tree gpu;
 	struct err_ring pim_err, gpu_err;
 
@@ -59,7 +73,8 @@ struct sched {
 
 /* plan.c */
 void plan_build(struct sched *s);
-double predict_pim(const struct sched *s, const struct sched_feat *f);
+double predict_pim(const struct sched *s, const struct sched_feat *f,
+		   enum pim_shape shape);
 double predict_gpu(const struct sched *s, const struct sched_feat *f,
 		   bool attn_on_gpu);
 void feat_pim(const struct sched_feat *f, double x[PRED_NFEAT]);

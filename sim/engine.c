@@ -407,6 +407,7 @@ static int replica_setup(struct replica *r, uint32_t slots)
 	sched_config_default(&sc, cfg->sys.policy,
 			     cfg->model.heads / cfg->model.kv_heads);
 	sc.max_requests = sc.max_batch = slots;
+	sc.one_batch = cfg->one_batch;
 	ret = sim_dev_new(cfg, slots + PROFILE_REQS, &r->dev);
 	if (ret)
 		return ret;

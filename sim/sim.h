@@ -60,6 +60,7 @@ struct sim_config {
 	uint64_t seed;
 	uint32_t profile_samples;	/* offline predictor profile */
 	bool pim_exact;			/* no device-time interpolation */
+	bool one_batch;			/* L3 may fall back to one batch */
 	FILE *timeline;			/* per-iteration CSV, or NULL */
 };
 

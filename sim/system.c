@@ -112,6 +112,7 @@ void sim_config_default(struct sim_config *cfg)
 	cfg->requests = 1000;
 	cfg->seed = 1;
 	cfg->profile_samples = 256;
+	cfg->one_batch = true;
 }
 
 int sim_config_check(const struct sim_config *cfg, const char **why)
@@ -362,8 +363,9 @@ int sim_config_apply(struct sim_config *cfg, const char *k, const char *v,
 		return set_feature(s, PIM_TF_INFLIGHT_RELAYOUT,
 				   !strcmp(v, "inflight"));
 	}
-	if (!strcmp(k, "pim_exact")) {
-		if (parse_onoff(v, &cfg->pim_exact)) {
+	if (!strcmp(k, "pim_exact") || !strcmp(k, "one_batch")) {
+		if (parse_onoff(v, k[0] == 'p' ? &cfg->pim_exact :
+				&cfg->one_batch)) {
 			*why = "expected on or off";
 			return -EINVAL;
 		}

@@ -25,9 +25,12 @@ static uint64_t rnd(uint64_t *x)
 	return *x;
 }
 
-/* NREQ requests of prompt_min..2 prompt_min tokens; request 7 may be long. */
+/*
+ * NREQ requests of prompt_min..2 prompt_min tokens; request 7 may be long.
+ * one_batch: L3 may fall back to one batch (the config's default).
+ */
 static int run(enum sched_policy pol, uint64_t cap, uint32_t prompt_min,
-	       uint32_t long_prompt, struct run_result *res)
+	       uint32_t long_prompt, bool one_batch, struct run_result *res)
 {
 	struct sched_config cfg;
 	struct world w;
@@ -39,6 +42,7 @@ static int run(enum sched_policy pol, uint64_t cap, uint32_t prompt_min,
 	memset(res, 0, sizeof(*res));
 	sched_config_default(&cfg, pol, 1);
 	cfg.ranksets = 4;
+	cfg.one_batch = one_batch;
 	cfg.max_requests = cfg.max_batch = 512;
 	if (world_init(&w, cap, cfg.max_requests, NREQ) ||
 	    sched_new(&cfg, &world_ops, &w, &s))
@@ -118,8 +122,8 @@ static void test_policies(void)
 	for (i = 0; i < 4; i++) {
 		const char *n = sched_policy_name(pols[i]);
 
-		if (run(pols[i], 60000, 16, 0, &a) ||
-		    run(pols[i], 60000, 16, 0, &b)) {
+		if (run(pols[i], 60000, 16, 0, true, &a) ||
+		    run(pols[i], 60000, 16, 0, true, &b)) {
 			tap_ok(0, "%s: run", n);
 			continue;
 		}
@@ -139,14 +143,22 @@ static void test_policies(void)
 /* Short contexts: the weights, read once per sub-batch, dominate. */
 static void test_one_batch(void)
 {
-	struct run_result l3, nosub, ff;
+	struct run_result l3, nosub, ff, off;
 
-	if (run(SCHED_L3, 60000, 16, 0, &l3) ||
-	    run(SCHED_NO_SUBBATCH, 60000, 16, 0, &nosub) ||
-	    run(SCHED_FILL_FIRST, 60000, 16, 0, &ff)) {
-		tap_ok(0, "short-context runs");
+	if (run(SCHED_L3, 60000, 16, 0, true, &l3) ||
+	    run(SCHED_NO_SUBBATCH, 60000, 16, 0, true, &nosub) ||
+	    run(SCHED_FILL_FIRST, 60000, 16, 0, true, &ff) ||
+	    run(SCHED_L3, 60000, 16, 0, false, &off)) {
+		tap_ok(0, "short-context runs: one batch");
+		tap_ok(0, "short-context runs: against no-subbatch");
+		tap_ok(0, "short-context runs: one_batch off");
 		return;
 	}
+	tap_ok(!off.one_iters && off.tokens == l3.tokens &&
+	       off.time_ns > l3.time_ns * 1.2,
+	       "one_batch off: two sub-batches throughout (%llu of %llu iterations one batch), %.1f s",
+	       (unsigned long long)off.one_iters,
+	       (unsigned long long)off.iters, off.time_ns / 1e9);
 	tap_ok(l3.one_iters * 2 > l3.iters,
 	       "l3 on short contexts runs one batch (%llu of %llu iterations)",
 	       (unsigned long long)l3.one_iters,
@@ -162,8 +174,8 @@ static void test_adaptive(void)
 	struct run_result l3, ff;
 
 	/* Long prompts, PIM memory for about 120 requests: PIM-bound. */
-	if (run(SCHED_L3, 600000, 3000, 30000, &l3) ||
-	    run(SCHED_FILL_FIRST, 600000, 3000, 30000, &ff)) {
+	if (run(SCHED_L3, 600000, 3000, 30000, true, &l3) ||
+	    run(SCHED_FILL_FIRST, 600000, 3000, 30000, true, &ff)) {
 		tap_ok(0, "adaptive runs");
 		return;
 	}
@@ -236,7 +248,7 @@ static void test_bad_input(void)
 
 int main(void)
 {
-	tap_plan(4 * 4 + 2 + 7 + 8);
+	tap_plan(4 * 4 + 3 + 7 + 8);
 	test_policies();
 	test_one_batch();
 	test_adaptive();
