@@ -38,7 +38,8 @@ void feat_pim(const struct sched_feat *f, double x[PRED_NFEAT])
 	x[1] = (double)f->decode_ctx;
 	x[2] = f->nr_decode;
 	x[3] = (double)f->kv_in;
-	x[4] = 0;
+	x[4] = (double)f->peak_ctx - (double)f->decode_ctx;
+	x[5] = (double)f->peak_decode - (double)f->nr_decode;
 }
 
 void feat_gpu(const struct sched_feat *f, bool attn_on_gpu,
@@ -49,6 +50,7 @@ void feat_gpu(const struct sched_feat *f, bool attn_on_gpu,
 	x[2] = (double)f->prefill_pairs;
 	x[3] = f->out_tokens;
 	x[4] = attn_on_gpu ? (double)f->decode_ctx : 0;
+	x[5] = 0;
 }
 
 /* A shape's own model once it has enough samples, else the pooled one. */
@@ -86,6 +88,9 @@ struct planner {
 	double ctx_cost, req_cost;	/* PIM model: per token, per decode */
 	uint32_t nr_pend, next_pend;
 	bool admit_closed;
+	/* Decode context and decodes per sub-batch and first rankset. */
+	uint64_t cls_ctx[2][SCHED_MAX_RANKSETS];
+	uint32_t cls_dec[2][SCHED_MAX_RANKSETS];
 };
 
 static void add_decode(struct sched_sub *sb, uint32_t slot,
@@ -285,6 +290,36 @@ static double decode_weight(const struct planner *pl, const struct req *r)
 }
 
 /*
+ * The busiest first-rankset class of sub-batches j..k's decodes, by the
+ * pooled PIM model's cost: every layer's attention waits for its rankset.
+ */
+static void set_peak(const struct planner *pl, struct sched_feat *f,
+		     uint32_t j, uint32_t k)
+{
+	uint32_t c, r = pl->s->cfg.ranksets;
+	double best = -1;
+
+	f->peak_ctx = f->decode_ctx;
+	f->peak_decode = f->nr_decode;
+	for (c = 0; c < r; c++) {
+		uint64_t ctx = pl->cls_ctx[j][c];
+		uint32_t dec = pl->cls_dec[j][c];
+		double w;
+
+		if (k != j) {
+			ctx += pl->cls_ctx[k][c];
+			dec += pl->cls_dec[k][c];
+		}
+		w = pl->ctx_cost * ctx + pl->req_cost * dec;
+		if (w > best) {
+			best = w;
+			f->peak_ctx = ctx * r;
+			f->peak_decode = dec * r;
+		}
+	}
+}
+
+/*
  * Step 1: all decodes. A request keeps its sub-batch from one iteration to
  * the next, so the sub-batches change only when requests come and go (and
  * a caller's per-sub-batch state stays valid). New decodes go N at a time
@@ -334,9 +369,17 @@ static void plan_decodes(struct planner *pl)
 	}
 	for (i = 0; i < s->nr_run; i++) {
 		r = &s->req[s->run[i]];
-		if (r->prefilled == r->prompt)
-			add_decode(&pl->p->sub[r->sub], s->run[i], r);
+		if (r->prefilled != r->prompt)
+			continue;
+		add_decode(&pl->p->sub[r->sub], s->run[i], r);
+		if (r->rankset < s->cfg.ranksets) {
+			pl->cls_ctx[r->sub][r->rankset] += r->prompt +
+							   r->generated;
+			pl->cls_dec[r->sub][r->rankset]++;
+		}
 	}
+	for (j = 0; j < n; j++)
+		set_peak(pl, &pl->p->sub[j].f, j, j);
 }
 
 /*
@@ -357,6 +400,7 @@ static void choose_batches(struct planner *pl)
 	f.decode_ctx += b->f.decode_ctx;
 	f.nr_decode += b->f.nr_decode;
 	f.out_tokens += b->f.out_tokens;
+	set_peak(pl, &f, 0, 1);
 	two = (double)sched_iter_ns(2,
 		(uint64_t[2]){ (uint64_t)pl->gpu[0], (uint64_t)pl->gpu[1] },
 		(uint64_t[2]){ (uint64_t)pl->pim[0], (uint64_t)pl->pim[1] });

@@ -4,9 +4,9 @@
  *
  * Both are weighted least squares with weight 1 / y^2, so they minimise
  * relative error, and a forgetting factor so they follow drift:
- *  - PIM: one linear model over (1, sum ctx, #decodes, KV tokens moving in).
- *    Decode attention is bandwidth-bound and the device places KV with
- *    load balancing, so its time is linear in these (paper VI-B).
+ *  - PIM: linear models over (1, sum ctx, #decodes, KV tokens moving in),
+ *    the paper's features (VI-B), plus the busiest rankset class's excess
+ *    context and decodes: each layer waits for its slowest rankset.
  *  - GPU: a model tree. The roofline of a batch is piecewise linear in its
  *    token count (each operator turns from memory- to compute-bound at its
  *    own batch size), so the tree splits on log2(tokens) into half-octave
@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PRED_NFEAT	5
+#define PRED_NFEAT	6
 #define PRED_LEAVES	48
 #define PRED_MIN_FIT	8	/* samples before a model predicts */
 

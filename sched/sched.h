@@ -84,6 +84,14 @@ struct sched_feat {
 	uint64_t kv_in;			/* prefill KV tokens written to PIM meanwhile */
 	uint32_t nr_decode;
 	uint32_t out_tokens;		/* items that produce a token */
+	/*
+	 * A layer's decode attention takes as long as its busiest rankset,
+	 * which holds one first-rankset class: ranksets x that class's
+	 * decode context and decodes (== decode_ctx and nr_decode when
+	 * balanced, or without ranksets).
+	 */
+	uint64_t peak_ctx;
+	uint32_t peak_decode;
 };
 
 #define SCHED_ITEM_PREFILL	(1U << 0)
