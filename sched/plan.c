@@ -439,9 +439,9 @@ void plan_build(struct sched *s)
 	pl.adaptive = (pol == SCHED_L3 || pol == SCHED_NO_SUBBATCH) &&
 		      sched_trained(s);
 	pl.ctx_cost = 1;
-	if (s->pim.fitted) {
-		pl.ctx_cost = s->pim.beta[1];
-		pl.req_cost = s->pim.beta[2];
+	if (s->pim_cost.fitted) {
+		pl.ctx_cost = s->pim_cost.beta[1];
+		pl.req_cost = s->pim_cost.beta[2];
 	}
 	plan_decodes(&pl);
 	for (j = 0; j < p->nr_sub; j++)

@@ -331,6 +331,8 @@ static void observe_pim(struct sched *s, const struct sched_feat *f,
 	wls_add(&s->pim, x, (double)ns);
 	if (shape < PIM_NR_SHAPES)
 		wls_add(&s->pim_shape[shape], x, (double)ns);
+	x[4] = x[5] = 0;
+	wls_add(&s->pim_cost, x, (double)ns);
 }
 
 int sched_complete(struct sched *s, const struct sched_measure *m)

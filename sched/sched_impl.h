@@ -65,6 +65,12 @@ struct sched {
 
 	struct wls pim;			/* every sample, any shape */
 	struct wls pim_shape[PIM_NR_SHAPES];
+	/*
+	 * The paper's three features alone: its per-token and per-decode
+	 * costs weigh requests when balancing sub-batches and picking the
+	 * busiest class, so they must not trade off against that class.
+	 */
+	struct wls pim_cost;
 	struct pred_tree gpu;
 	struct err_ring pim_err, gpu_err;
 
