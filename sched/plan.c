@@ -291,7 +291,8 @@ static double decode_weight(const struct planner *pl, const struct req *r)
 
 /*
  * The busiest first-rankset class of sub-batches j..k's decodes, by the
- * pooled PIM model's cost: every layer's attention waits for its rankset.
+ * three-feature PIM model's costs: every layer's attention waits for its
+ * rankset.
  */
 static void set_peak(const struct planner *pl, struct sched_feat *f,
 		     uint32_t j, uint32_t k)
