@@ -38,8 +38,13 @@ void feat_pim(const struct sched_feat *f, double x[PRED_NFEAT])
 	x[1] = (double)f->decode_ctx;
 	x[2] = f->nr_decode;
 	x[3] = (double)f->kv_in;
-	x[4] = (double)f->peak_ctx - (double)f->decode_ctx;
-	x[5] = (double)f->peak_decode - (double)f->nr_decode;
+	/* No busiest class given (profiled samples): take it as balanced. */
+	x[4] = 0;
+	x[5] = 0;
+	if (f->peak_decode) {
+		x[4] = (double)f->peak_ctx - (double)f->decode_ctx;
+		x[5] = (double)f->peak_decode - (double)f->nr_decode;
+	}
 }
 
 void feat_gpu(const struct sched_feat *f, bool attn_on_gpu,

@@ -88,7 +88,8 @@ struct sched_feat {
 	 * A layer's decode attention takes as long as its busiest rankset,
 	 * which holds one first-rankset class: ranksets x that class's
 	 * decode context and decodes (== decode_ctx and nr_decode when
-	 * balanced, or without ranksets).
+	 * balanced, or without ranksets). The planner fills them; 0 in a
+	 * sample given to sched_observe_pim() means balanced.
 	 */
 	uint64_t peak_ctx;
 	uint32_t peak_decode;
