@@ -452,10 +452,15 @@ static void test_serving(void)
 	expect_err(PIM_ERR("InvalidArgument"), "Configure: max_batch 0",
 		   s, PIM_SERVING, "Configure", "a{sv}", 1, "max_batch", "u",
 		   0);
+	expect_err(PIM_ERR("InvalidArgument"), "Configure: one_batch as a string",
+		   s, PIM_SERVING, "Configure", "a{sv}", 1, "one_batch", "s",
+		   "off");
 	ret = client_call(bus, s, PIM_SERVING, "Configure", NULL, NULL,
-			  "a{sv}", 3, "compute", "s", "none", "seed", "t",
-			  (uint64_t)7, "policy", "s", "l3");
-	tap_ok(ret >= 0, "Configure: tiny model, timing only, policy l3");
+			  "a{sv}", 4, "compute", "s", "none", "seed", "t",
+			  (uint64_t)7, "policy", "s", "l3", "one_batch", "b",
+			  0);
+	tap_ok(ret >= 0,
+	       "Configure: tiny model, timing only, policy l3, one_batch off");
 	for (i = 0; i < 24; i++)
 		prompt[i] = (i * 7) % 256;
 	expect_err(PIM_ERR("InvalidArgument"), "AddRequest: token 256", s,
