@@ -7,6 +7,8 @@
 #define PIM_DM_TYPES_H
 
 #ifdef __KERNEL__
+/* build_bug.h first: some 6.1.y configs reach ARRAY_SIZE without it. */
+#include <linux/build_bug.h>
 #include <linux/types.h>
 #include <linux/errno.h>
 #include <linux/string.h>
