@@ -7,8 +7,8 @@
  * QKV generation, prefill attention, output projection, FFN and the LM
  * head. Decode attention goes to the PIM device. Two backends exist: the
  * roofline timing model (gpu_roofline_*) and a CPU backend that really
- * computes a small Llama-style model (gpu_cpu_*, gpu_cpu.h). A CUDA backend
- * implements struct gpu_backend_ops the same way.
+ * computes a small Llama-style model (gpu_cpu_*, gpu_cpu.h); a CUDA backend
+ * (gpu_cuda.h) computes the same model on an NVIDIA GPU.
  */
 #ifndef PIM_GPU_H
 #define PIM_GPU_H
@@ -102,6 +102,16 @@ struct gpu_backend_ops {
 	/* Greedy next token of each row. */
 	int (*next_token)(struct gpu_backend *b, const float *x, uint32_t n,
 			  uint32_t *tok);
+	/*
+	 * Optional (NULL: the caller attends on the host): causal attention
+	 * of ntok query rows at positions ctx .. ctx + ntok - 1 of one
+	 * request over its FP16 K and V of ctx + ntok tokens (kv_heads x
+	 * head_dim each, token-major); row j sees tokens 0 .. ctx + j. q and
+	 * out are ntok x heads x head_dim; the math is pim/ref_attn.h's.
+	 */
+	int (*prefill_attn)(struct gpu_backend *b, const float *q,
+			    uint32_t ctx, uint32_t ntok, const uint16_t *k16,
+			    const uint16_t *v16, float *out);
 };
 
 struct gpu_backend {

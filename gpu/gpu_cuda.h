@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * gpu_cuda.h - the CUDA backend: the CPU backend's model (gpu_cpu.h), same
+ * weights from the same seed, computed on an NVIDIA GPU.
+ *
+ * The GPU code lives in a plugin (libpimgpu-cuda.so) built only where nvcc
+ * exists and opened with dlopen() at run time, so nothing here needs CUDA
+ * to build or to run: without the plugin, a driver or a GPU the
+ * constructor fails with an errno and a reason, and callers skip cleanly.
+ *
+ * time() returns the GPU seconds (CUDA events) of the compute callbacks
+ * since the previous time() call. One thread at a time may use a backend.
+ */
+#ifndef PIM_GPU_CUDA_H
+#define PIM_GPU_CUDA_H
+
+#include <stdint.h>
+
+#include "gpu.h"
+
+/* Environment variable naming the plugin; else the installed default. */
+#define GPU_CUDA_PLUGIN_ENV	"PIM_CUDA_PLUGIN"
+
+/*
+ * The backend for m (checked as gpu_cpu_model_check() does), weights from
+ * seed. 0, or -ENOENT (no plugin), -ENODEV (no driver or no GPU), -EINVAL
+ * (model) or another -errno, with *why (static or backend-owned until the
+ * next call) saying what was missing.
+ */
+int gpu_cuda_backend_new(const struct gpu_model *m, uint64_t seed,
+			 struct gpu_backend **out, const char **why);
+
+#endif /* PIM_GPU_CUDA_H */
