@@ -4,13 +4,12 @@
  * transformer's non-attention layers in FP32, and a reference decode that
  * adds attention on the CPU.
  *
- * The seam for other backends is struct gpu_backend_ops (gpu.h). A CUDA
- * backend implements the same five calls: embed (token rows to
+ * The seam for other backends is struct gpu_backend_ops (gpu.h). The CUDA
+ * backend (gpu_cuda.h, gpu/cuda/) implements the same calls with the same
+ * math on the same weights (gpu_weights.h): embed (token rows to
  * activations), qkv (norm, projections and RoPE of one layer), post_attn
  * (output projection and FFN with their residual adds), next_token (final
- * norm, LM head, argmax) and time; it would upload its weights once in its
- * constructor and keep activations on the device between calls, copying
- * q, k and v out for the PIM device and attn back in.
+ * norm, LM head, argmax) and time.
  */
 #include <errno.h>
 #include <math.h>
@@ -18,34 +17,16 @@
 #include <string.h>
 #include <time.h>
 #include <pim/half.h>
-#include <pim/prng.h>
 
 #include "gpu_cpu.h"
+#include "gpu_weights.h"
 
 #define RMS_EPS		1e-5f
-#define ROPE_BASE	10000.0
-
-struct cpu_layer {
-	const float *attn_norm;	/* hidden */
-	const float *wq;	/* heads * head_dim rows of hidden */
-	const float *wk;	/* kv_heads * head_dim rows of hidden */
-	const float *wv;
-	const float *wo;	/* hidden rows of heads * head_dim */
-	const float *ffn_norm;	/* hidden */
-	const float *w_gate;	/* ffn rows of hidden */
-	const float *w_up;
-	const float *w_down;	/* hidden rows of ffn */
-};
 
 struct cpu_backend {
 	struct gpu_backend base;
 	struct gpu_model model;
-	const float *embed;	/* vocab rows of hidden */
-	const float *out_norm;	/* hidden */
-	const float *lm_head;	/* vocab rows of hidden */
-	struct cpu_layer *layer;
-	double *inv_freq;	/* head_dim / 2 RoPE frequencies */
-	float *weights;		/* everything above, one allocation */
+	struct gpu_weights *w;
 	float *tmp;		/* hidden + 2 * ffn + vocab of scratch */
 	double busy;		/* compute seconds not yet reported */
 };
@@ -63,71 +44,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* ---- weights ---- */
-
-/* Uniform in [-1, 1), exactly representable: 24 random bits. */
-static float uniform(uint64_t *s)
-{
-	return (float)(prng_splitmix64(s) >> 40) / (float)(1 << 23) - 1.0f;
-}
-
-/* n values of scale * U[-1, 1) + bias, taken from *w onward. */
-static const float *fill(float **w, size_t n, uint64_t *s, float scale,
-			 float bias)
-{
-	float *p = *w;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		p[i] = bias + scale * uniform(s);
-	*w += n;
-	return p;
-}
-
-static size_t weight_count(const struct gpu_model *m)
-{
-	size_t h = m->hidden, q = (size_t)m->heads * m->head_dim;
-	size_t kv = (size_t)m->kv_heads * m->head_dim;
-	size_t layer = 2 * h + h * q + 2 * h * kv + q * h + 3 * h * m->ffn;
-
-	return 2 * (size_t)m->vocab * h + h + m->layers * layer;
-}
-
-/*
- * U[-a, a) has variance a^2 / 3: a = sqrt(3 / fan_in) keeps each
- * projection's output at the variance of its input. Embeddings are
- * smaller than the residual updates, so context, not just the last
- * token, decides the next one.
- */
-static void init_weights(struct cpu_backend *cb, uint64_t seed)
-{
-	const struct gpu_model *m = &cb->model;
-	size_t h = m->hidden, q = (size_t)m->heads * m->head_dim;
-	size_t kv = (size_t)m->kv_heads * m->head_dim;
-	float wh = sqrtf(3.0f / h), wq = sqrtf(3.0f / q);
-	float wf = sqrtf(3.0f / m->ffn);
-	float *w = cb->weights;
-	uint64_t s = seed;
-	uint32_t l;
-
-	cb->embed = fill(&w, m->vocab * h, &s, 0.5f, 0);
-	for (l = 0; l < m->layers; l++) {
-		struct cpu_layer *ly = &cb->layer[l];
-
-		ly->attn_norm = fill(&w, h, &s, 0.1f, 1);
-		ly->wq = fill(&w, q * h, &s, wh, 0);
-		ly->wk = fill(&w, kv * h, &s, wh, 0);
-		ly->wv = fill(&w, kv * h, &s, wh, 0);
-		ly->wo = fill(&w, h * q, &s, wq, 0);
-		ly->ffn_norm = fill(&w, h, &s, 0.1f, 1);
-		ly->w_gate = fill(&w, m->ffn * h, &s, wh, 0);
-		ly->w_up = fill(&w, m->ffn * h, &s, wh, 0);
-		ly->w_down = fill(&w, h * m->ffn, &s, wf, 0);
-	}
-	cb->out_norm = fill(&w, h, &s, 0.1f, 1);
-	cb->lm_head = fill(&w, m->vocab * h, &s, wh, 0);
 }
 
 /* ---- kernels: FP32, every sum in index order ---- */
@@ -192,7 +108,7 @@ static int cpu_embed(struct gpu_backend *b, const uint32_t *tok, uint32_t n,
 		if (tok[i] >= cb->model.vocab)
 			return -EINVAL;
 	for (i = 0; i < n; i++)
-		memcpy(x + (size_t)i * h, cb->embed + (size_t)tok[i] * h,
+		memcpy(x + (size_t)i * h, cb->w->embed + (size_t)tok[i] * h,
 		       h * sizeof(float));
 	cb->busy += now() - t0;
 	return 0;
@@ -206,12 +122,12 @@ static int cpu_qkv(struct gpu_backend *b, uint32_t layer, const float *x,
 	const struct gpu_model *m = &cb->model;
 	uint32_t h = m->hidden, hd = m->head_dim, i;
 	size_t qd = (size_t)m->heads * hd, kd = (size_t)m->kv_heads * hd;
-	const struct cpu_layer *ly;
+	const struct gpu_layer_weights *ly;
 	double t0 = now();
 
 	if (layer >= m->layers)
 		return -EINVAL;
-	ly = &cb->layer[layer];
+	ly = &cb->w->layer[layer];
 	for (i = 0; i < n; i++) {
 		float *qi = q + i * qd, *ki = k + i * kd, *vi = v + i * kd;
 
@@ -219,8 +135,8 @@ static int cpu_qkv(struct gpu_backend *b, uint32_t layer, const float *x,
 		matvec(ly->wq, cb->tmp, qd, h, qi);
 		matvec(ly->wk, cb->tmp, kd, h, ki);
 		matvec(ly->wv, cb->tmp, kd, h, vi);
-		rope(cb->inv_freq, qi, m->heads, hd, pos[i]);
-		rope(cb->inv_freq, ki, m->kv_heads, hd, pos[i]);
+		rope(cb->w->inv_freq, qi, m->heads, hd, pos[i]);
+		rope(cb->w->inv_freq, ki, m->kv_heads, hd, pos[i]);
 	}
 	cb->busy += now() - t0;
 	return 0;
@@ -234,12 +150,12 @@ static int cpu_post_attn(struct gpu_backend *b, uint32_t layer, float *x,
 	uint32_t h = m->hidden, f = m->ffn, i, j;
 	size_t qd = (size_t)m->heads * m->head_dim;
 	float *t = cb->tmp, *gate = t + h, *up = gate + f;
-	const struct cpu_layer *ly;
+	const struct gpu_layer_weights *ly;
 	double t0 = now();
 
 	if (layer >= m->layers)
 		return -EINVAL;
-	ly = &cb->layer[layer];
+	ly = &cb->w->layer[layer];
 	for (i = 0; i < n; i++) {
 		float *xi = x + (size_t)i * h;
 
@@ -280,8 +196,8 @@ static int cpu_next_token(struct gpu_backend *b, const float *x, uint32_t n,
 	double t0 = now();
 
 	for (i = 0; i < n; i++) {
-		rmsnorm(x + (size_t)i * h, cb->out_norm, h, cb->tmp);
-		matvec(cb->lm_head, cb->tmp, m->vocab, h, logits);
+		rmsnorm(x + (size_t)i * h, cb->w->out_norm, h, cb->tmp);
+		matvec(cb->w->lm_head, cb->tmp, m->vocab, h, logits);
 		tok[i] = argmax(logits, m->vocab);
 	}
 	cb->busy += now() - t0;
@@ -302,9 +218,7 @@ static void cpu_destroy(struct gpu_backend *b)
 {
 	struct cpu_backend *cb = to_cpu(b);
 
-	free(cb->weights);
-	free(cb->layer);
-	free(cb->inv_freq);
+	gpu_weights_free(cb->w);
 	free(cb->tmp);
 	free(cb);
 }
@@ -339,7 +253,7 @@ int gpu_cpu_model_check(const struct gpu_model *m, const char **why)
 		bad = "hidden and ffn must be <= GPU_CPU_MAX_DIM";
 	else if (!m->vocab || m->vocab > GPU_CPU_MAX_VOCAB)
 		bad = "vocab must be 1..GPU_CPU_MAX_VOCAB";
-	else if (weight_count(m) > GPU_CPU_MAX_WEIGHTS)
+	else if (gpu_weights_count(m) > GPU_CPU_MAX_WEIGHTS)
 		bad = "weights exceed GPU_CPU_MAX_WEIGHTS";
 	if (why)
 		*why = bad;
@@ -351,7 +265,7 @@ int gpu_cpu_backend_new(const struct gpu_model *m, uint64_t seed,
 {
 	struct cpu_backend *cb;
 	size_t tmp;
-	uint32_t i;
+	int ret;
 
 	if (!out || gpu_cpu_model_check(m, NULL))
 		return -EINVAL;
@@ -362,17 +276,12 @@ int gpu_cpu_backend_new(const struct gpu_model *m, uint64_t seed,
 	cb->base.ops = &cpu_ops;
 	cb->base.model = &cb->model;
 	tmp = (size_t)m->hidden + 2 * (size_t)m->ffn + m->vocab;
-	cb->weights = malloc(weight_count(m) * sizeof(float));
-	cb->layer = calloc(m->layers, sizeof(*cb->layer));
-	cb->inv_freq = malloc(m->head_dim / 2 * sizeof(double));
 	cb->tmp = malloc(tmp * sizeof(float));
-	if (!cb->weights || !cb->layer || !cb->inv_freq || !cb->tmp) {
+	ret = cb->tmp ? gpu_weights_new(m, seed, &cb->w) : -ENOMEM;
+	if (ret) {
 		cpu_destroy(&cb->base);
-		return -ENOMEM;
+		return ret;
 	}
-	for (i = 0; i < m->head_dim / 2; i++)
-		cb->inv_freq[i] = pow(ROPE_BASE, -2.0 * i / m->head_dim);
-	init_weights(cb, seed);
 	*out = &cb->base;
 	return 0;
 }

@@ -3,7 +3,7 @@
 
 GPU_SRCS	:= gpu/presets.c gpu/roofline.c
 # The CPU backend (gpu_cpu.h): needs -lm where it is linked.
-GPU_SRCS	+= gpu/cpu_backend.c
+GPU_SRCS	+= gpu/weights.c gpu/cpu_backend.c
 GPU_LIB		:= $(BUILD)/libpimgpu.a
 
 $(GPU_LIB): $(GPU_SRCS:%.c=$(BUILD)/%.o)
