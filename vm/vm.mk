@@ -17,6 +17,9 @@ VM_ENV		= VM_MEMMAP='$(VM_MEMMAP)' VM_MEM='$(VM_MEM)' \
 VM_SELFTESTS	:= tests/vm/guest-selftest.sh
 VM_SUITES	:= $(VM_SELFTESTS) $(VM_SUITES)
 
+# The kernel log scan's rules, checked on the host.
+HOST_TESTS	+= tests/vm/klog-scan-test.sh
+
 # A module that WARNs on request, for the scanner's test. 6.1's Kbuild
 # builds external modules in place, so build a copy under build/.
 VM_WARN_DIR	:= $(BUILD)/tests/vm/warnmod

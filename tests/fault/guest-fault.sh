@@ -18,7 +18,10 @@ kmemleak_clear
 check "insmod" load || { finish; exit 1; }
 run_tap "$fault" kill "$rounds"
 run_tap "$fault" close
+# failslab / fail_page_alloc print warn_alloc backtraces on purpose.
+inject_begin failslab
 run_tap "$fault" failslab "$rounds"
+inject_end
 unload_clean "kills, closes and failed allocations"
 for i in 1 2 3; do
 	check "insmod for rmmod race $i" load || break

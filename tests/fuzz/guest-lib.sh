@@ -131,6 +131,17 @@ kmemleak_clear() {
 	[ -e $kl ] && { echo scan >$kl; echo clear >$kl; }
 }
 
+# The harness's kernel log scan accepts the backtraces of allocation
+# failures between these two markers (vm/klog-scan.awk): bracket exactly
+# what injects them.
+inject_begin() {
+	echo "vm-inject-begin $1" >/dev/kmsg
+}
+
+inject_end() {
+	echo "vm-inject-end" >/dev/kmsg
+}
+
 finish() {
 	echo "1..$tn"
 	[ "$tfailed" -eq 0 ]
