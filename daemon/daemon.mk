@@ -4,11 +4,17 @@
 # make it a system service (data/), installed by `make install`.
 
 PIMD_SRCS	:= main.c errors.c manager.c udev.c session.c serve.c \
-		   serve_model.c serve_step.c cpu_model.c
+		   serve_model.c serve_step.c serve_pipe.c serve_timeline.c \
+		   cpu_model.c
 PIMD_OBJS	:= $(PIMD_SRCS:%.c=$(BUILD)/daemon/%.o)
 PIMD		:= $(BUILD)/daemon/pimd
 PIMD_LIBS	:= $(LIBPIM_A) $(SCHED_LIB) $(GPU_LIB)
 PIMD_LDLIBS	:= -lsystemd -ludev -luring -lpthread -lm
+
+# The CUDA backend's loader (gpu/gpu_cuda.c) is on its way into GPU_LIB.
+ifneq ($(wildcard gpu/gpu_cuda.c),)
+$(BUILD)/daemon/serve_model.o: CPPFLAGS += -DPIMD_CUDA_LOADER
+endif
 
 # sd-bus and sd-event callbacks have fixed signatures.
 $(PIMD_OBJS): CPPFLAGS += -I.

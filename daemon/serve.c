@@ -2,9 +2,10 @@
 /*
  * serve.c - the serving loop of a session (org.l3pim.Pim1.Serving): the
  * adaptive scheduler (sched/) plans each iteration as two ping-ponged
- * sub-batches; the GPU side (gpu/) runs the non-attention layers, decode
- * attention runs on the session's PIM device, and the measured device
- * times and modeled GPU times go back to the scheduler's predictors.
+ * sub-batches; the GPU side (gpu/) runs the non-attention layers on a
+ * compute thread while decode attention runs on the session's PIM device
+ * (serve_pipe.c), and the device times and the GPU times (modeled, or
+ * the compute backend's clock) go back to the scheduler's predictors.
  *
  * With a compute backend (the CPU transformer) tokens are really
  * generated and can be checked against a reference; without one (compute
@@ -28,8 +29,9 @@
 #define SERVE_MAX_PROMPT	65536
 #define SERVE_HISTORY		4096	/* iteration records kept */
 
-/* The record GetIterations returns, one per iteration. */
+/* The records GetIterations and GetIterationTimes return. */
 #define ITER_SIG		"(tuuuuuttttttt)"
+#define WALLS_SIG		"(tttttt)"
 
 struct iter_rec {
 	uint64_t iter;
@@ -42,6 +44,7 @@ struct iter_rec {
 	uint64_t pred_gpu_ns;
 	uint64_t pred_pim_ns;
 	uint64_t iter_ns;	/* with the sub-batches overlapped */
+	struct serve_walls walls;	/* measured */
 };
 
 struct serve {
@@ -54,10 +57,15 @@ struct serve {
 	struct iter_rec *hist;		/* ring of SERVE_HISTORY */
 	uint64_t iters;
 	uint64_t gpu_ns, pim_ns, iter_ns, serial_ns;
+	struct serve_walls walls;	/* sums of the measured figures */
+	uint64_t t_start;		/* CLOCK_MONOTONIC ns at Configure */
 	sd_event_source *run_src;
 	sd_bus_message *run_call;
 	uint32_t run_left, run_done;
-	struct serve_buf buf;
+	struct serve_buf buf[2];	/* by sub-batch */
+	struct serve_pipe *pipe;	/* the compute thread, or NULL */
+	struct serve_run run;
+	struct serve_timeline *timeline;
 };
 
 static struct serve *serve_of(struct session *s, sd_bus_error *error)
@@ -82,13 +90,17 @@ void serve_free(struct serve *sv)
 	if (!sv)
 		return;
 	serve_stop(sv);
+	serve_pipe_free(sv->pipe);
 	sched_free(sv->sched);
 	for (i = 0; i < sv->nr_req; i++)
 		serve_req_free(sv->req[i]);
 	free(sv->req);
 	free(sv->slot);
 	free(sv->hist);
-	serve_buf_free(&sv->buf);
+	serve_buf_free(&sv->buf[0]);
+	serve_buf_free(&sv->buf[1]);
+	free(sv->run.ev);
+	serve_timeline_free(sv->timeline);
 	serve_model_free(&sv->m);
 	free(sv);
 }
@@ -141,7 +153,8 @@ static const struct sched_kv_ops kv_ops = {
 /* ---- one iteration ---- */
 
 static void record(struct serve *sv, const struct sched_plan *p,
-		   const struct sched_measure *m)
+		   const struct sched_measure *m,
+		   const struct serve_walls *w)
 {
 	struct iter_rec *rec = &sv->hist[sv->iters % SERVE_HISTORY];
 	uint32_t i, j;
@@ -166,6 +179,11 @@ static void record(struct serve *sv, const struct sched_plan *p,
 	}
 	rec->iter_ns = sched_iter_ns(p->nr_sub, m->gpu_ns, m->pim_ns);
 	sv->iter_ns += rec->iter_ns;
+	rec->walls = *w;
+	sv->walls.wall_ns += w->wall_ns;
+	sv->walls.compute_ns += w->compute_ns;
+	sv->walls.pim_ns += w->pim_ns;
+	sv->walls.both_ns += w->both_ns;
 	sv->iters++;
 	sv->s->d->stats.iterations++;
 	sv->s->d->stats.tokens += rec->out_tokens;
@@ -174,25 +192,23 @@ static void record(struct serve *sv, const struct sched_plan *p,
 /* 1 after an iteration, 0 with nothing to run, or -errno. */
 static int serve_iterate(struct serve *sv)
 {
-	struct sched_measure m = { 0 };
+	struct sched_measure m;
+	struct serve_walls w;
 	const struct sched_plan *p;
-	uint32_t i;
 	int ret;
 
 	p = sched_plan(sv->sched);
 	if (!p)
 		return 0;
-	for (i = 0; i < p->nr_sub; i++) {
-		ret = serve_run_sub(&sv->m, &sv->buf, sv->s->dev, sv->slot,
-				    &p->sub[i], p->iter, &m.gpu_ns[i],
-				    &m.pim_ns[i]);
-		if (ret)
-			return ret;
-	}
-	ret = sched_complete(sv->sched, &m);
+	sv->run.plan = p;
+	ret = serve_pipe_run(sv->pipe, &sv->run, &m);
+	ret = ret ?: sched_complete(sv->sched, &m);
 	if (ret)
 		return ret;
-	record(sv, p, &m);
+	/* Losing a timeline (no memory) loses no tokens: serve on. */
+	serve_timeline_store(sv->timeline, sv->iters,
+			     sv->run.t0 - sv->t_start, &sv->run, &w);
+	record(sv, p, &m, &w);
 	return 1;
 }
 
@@ -280,13 +296,21 @@ static int method_configure(sd_bus_message *m, void *userdata,
 	sv->slot = calloc(o.cfg.max_requests, sizeof(*sv->slot));
 	sv->hist = calloc(SERVE_HISTORY, sizeof(*sv->hist));
 	ret = sv->req && sv->slot && sv->hist ? 0 : -ENOMEM;
+	sv->timeline = serve_timeline_new();
+	ret = ret ?: sv->timeline ? 0 : -ENOMEM;
 	ret = ret ?: serve_model_new(&sv->m, &o, error);
 	ret = ret ?: sched_new(&o.cfg, &kv_ops, sv, &sv->sched);
+	ret = ret || !o.overlap ? ret : serve_pipe_new(&sv->pipe);
 	if (ret) {
 		serve_free(sv);
 		return sd_bus_error_is_set(error) ? ret :
 			pimd_error(error, ret, "serving set-up");
 	}
+	sv->run = (struct serve_run){
+		.sm = &sv->m, .buf = sv->buf, .dev = s->dev,
+		.slot = sv->slot,
+	};
+	sv->t_start = serve_now_ns();
 	serve_free(s->serve);
 	s->serve = sv;
 	return sd_bus_reply_method_return(m, NULL);
@@ -408,6 +432,57 @@ static int method_get_iterations(sd_bus_message *m, void *userdata,
 	return ret;
 }
 
+static int method_get_iteration_times(sd_bus_message *m, void *userdata,
+				      sd_bus_error *error)
+{
+	struct session *s = userdata;
+	struct serve *sv = serve_of(s, error);
+	sd_bus_message *reply = NULL;
+	uint64_t first, it;
+	uint32_t max;
+	int ret;
+
+	if (!sv)
+		return -ENOEXEC;
+	ret = sd_bus_message_read(m, "tu", &first, &max);
+	if (ret < 0)
+		return ret;
+	if (sv->iters > SERVE_HISTORY && first < sv->iters - SERVE_HISTORY)
+		first = sv->iters - SERVE_HISTORY;
+	ret = sd_bus_message_new_method_return(m, &reply);
+	ret = ret < 0 ? ret : sd_bus_message_open_container(reply, 'a',
+							    WALLS_SIG);
+	for (it = first; ret >= 0 && it < sv->iters && max; it++, max--) {
+		const struct serve_walls *w =
+			&sv->hist[it % SERVE_HISTORY].walls;
+
+		ret = sd_bus_message_append(reply, WALLS_SIG, w->iter,
+					    w->start_ns, w->wall_ns,
+					    w->compute_ns, w->pim_ns,
+					    w->both_ns);
+	}
+	ret = ret < 0 ? ret : sd_bus_message_close_container(reply);
+	ret = ret < 0 ? ret : sd_bus_send(NULL, reply, NULL);
+	sd_bus_message_unref(reply);
+	return ret;
+}
+
+static int method_get_timeline(sd_bus_message *m, void *userdata,
+			       sd_bus_error *error)
+{
+	struct session *s = userdata;
+	struct serve *sv = serve_of(s, error);
+	uint64_t iter;
+	int ret;
+
+	if (!sv)
+		return -ENOEXEC;
+	ret = sd_bus_message_read(m, "t", &iter);
+	if (ret < 0)
+		return ret;
+	return serve_timeline_reply(sv->timeline, m, iter, error);
+}
+
 static int method_get_output(sd_bus_message *m, void *userdata,
 			     sd_bus_error *error)
 {
@@ -450,9 +525,15 @@ static int method_get_serving_stats(sd_bus_message *m, void *userdata,
 		return -ENOEXEC;
 	sched_get_stats(sv->sched, &st);
 	ret = sd_bus_message_new_method_return(m, &reply);
-	ret = ret < 0 ? ret : sd_bus_message_append(reply, "a{sv}", 16,
+	ret = ret < 0 ? ret : sd_bus_message_append(reply, "a{sv}", 22,
 		"model", "s", sv->m.model.name,
-		"compute", "s", sv->m.compute ? "cpu" : "none",
+		"compute", "s", sv->m.compute_name,
+		"gpu_clock", "s", sv->m.clock_measured ? "measured" : "model",
+		"overlap", "b", (int)sv->m.overlap,
+		"wall_ns", "t", sv->walls.wall_ns,
+		"compute_busy_ns", "t", sv->walls.compute_ns,
+		"pim_busy_ns", "t", sv->walls.pim_ns,
+		"both_busy_ns", "t", sv->walls.both_ns,
 		"policy", "s", sched_policy_name(sv->m.policy),
 		"iterations", "t", st.iterations,
 		"tokens", "t", st.tokens,
@@ -488,6 +569,15 @@ const sd_bus_vtable serve_vtable[] = {
 				SD_BUS_ARGS("t", first, "u", max),
 				SD_BUS_RESULT("a" ITER_SIG, iterations),
 				method_get_iterations,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetIterationTimes",
+				SD_BUS_ARGS("t", first, "u", max),
+				SD_BUS_RESULT("a" WALLS_SIG, iterations),
+				method_get_iteration_times,
+				SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetTimeline", SD_BUS_ARGS("t", iter),
+				SD_BUS_RESULT("a(yyuutt)", stages),
+				method_get_timeline,
 				SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("GetOutput", SD_BUS_ARGS("t", id),
 				SD_BUS_RESULT("b", finished, "i", status,

@@ -10,6 +10,7 @@
 
 #include "cpu_model.h"
 #include "gpu/gpu_cpu.h"
+#include "gpu/gpu_cuda.h"
 #include "serve.h"
 
 void serve_opts_default(struct serve_opts *o)
@@ -23,6 +24,7 @@ void serve_opts_default(struct serve_opts *o)
 	snprintf(o->model, sizeof(o->model), "tiny");
 	snprintf(o->gpu, sizeof(o->gpu), "A100");
 	snprintf(o->compute, sizeof(o->compute), "cpu");
+	o->overlap = true;
 	o->seed = 1;
 }
 
@@ -64,7 +66,7 @@ int serve_opt_set(struct serve_opts *o, sd_bus_message *m, const char *key,
 			want = "u";
 	if (!strcmp(key, "seed"))
 		want = "t";
-	if (!strcmp(key, "one_batch"))
+	if (!strcmp(key, "one_batch") || !strcmp(key, "overlap"))
 		want = "b";
 	if (strcmp(sig, want))
 		return pimd_error(error, -EINVAL, "option %s: type %s, not %s",
@@ -75,13 +77,24 @@ int serve_opt_set(struct serve_opts *o, sd_bus_message *m, const char *key,
 		return opt_str(m, o->gpu, sizeof(o->gpu), key, error);
 	if (!strcmp(key, "compute"))
 		return opt_str(m, o->compute, sizeof(o->compute), key, error);
+	if (!strcmp(key, "gpu_clock")) {
+		ret = opt_str(m, o->gpu_clock, sizeof(o->gpu_clock), key,
+			      error);
+		if (ret || !strcmp(o->gpu_clock, "model") ||
+		    !strcmp(o->gpu_clock, "measured"))
+			return ret;
+		return pimd_error(error, -EINVAL, "gpu_clock \"%s\": model "
+				  "or measured", o->gpu_clock);
+	}
 	if (!strcmp(key, "seed"))
 		return sd_bus_message_read(m, "v", "t", &o->seed);
-	if (!strcmp(key, "one_batch")) {
+	if (!strcmp(key, "one_batch") || !strcmp(key, "overlap")) {
 		int on;
 
 		ret = sd_bus_message_read(m, "v", "b", &on);
-		if (ret >= 0)
+		if (ret >= 0 && !strcmp(key, "overlap"))
+			o->overlap = on;
+		else if (ret >= 0)
 			o->cfg.one_batch = on;
 		return ret < 0 ? ret : 0;
 	}
@@ -106,12 +119,51 @@ int serve_opt_set(struct serve_opts *o, sd_bus_message *m, const char *key,
 	return pimd_error(error, -EINVAL, "unknown option \"%s\"", key);
 }
 
+/* The compute backend o names, or none; sets sm->compute_name. */
+static int compute_new(struct serve_model *sm, const struct serve_opts *o,
+		       sd_bus_error *error)
+{
+	const char *why = NULL;
+	int ret;
+
+	if (!strcmp(o->compute, "none")) {
+		sm->compute_name = "none";
+		return 0;
+	}
+	if (strcmp(o->compute, "cpu") && strcmp(o->compute, "cuda"))
+		return pimd_error(error, -EINVAL,
+				  "compute \"%s\": cpu, cuda or none",
+				  o->compute);
+	if (gpu_cpu_model_check(&sm->model, &why))
+		return pimd_error(error, -EINVAL, "compute %s cannot run "
+				  "model %s (%s): use compute none",
+				  o->compute, o->model, why);
+	if (!strcmp(o->compute, "cpu")) {
+		sm->compute_name = "cpu";
+		ret = pimd_cpu_backend_new(&sm->model, sm->seed,
+					   &sm->compute);
+		return ret ? pimd_error(error, ret, "CPU backend for %s",
+					sm->model.name) : 0;
+	}
+	sm->compute_name = "cuda";
+#ifdef PIMD_CUDA_LOADER
+	ret = gpu_cuda_backend_new(&sm->model, sm->seed, &sm->compute,
+				   &why);
+#else
+	ret = -ENOENT;
+	why = "pimd was built without gpu/gpu_cuda.c";
+#endif
+	/* No plugin, driver or GPU: the device the option asks for. */
+	if (ret == -ENOENT)
+		ret = -ENODEV;
+	return ret ? pimd_error(error, ret, "compute cuda: %s",
+				why ?: strerror(-ret)) : 0;
+}
+
 int serve_model_new(struct serve_model *sm, struct serve_opts *o,
 		    sd_bus_error *error)
 {
-	const struct gpu_model *gm = !strcmp(o->model, "tiny") ?
-				     &pimd_tiny_model :
-				     gpu_model_find(o->model);
+	const struct gpu_model *gm = pimd_model_find(o->model);
 	const char *why;
 	int ret;
 
@@ -130,22 +182,23 @@ int serve_model_new(struct serve_model *sm, struct serve_opts *o,
 		o->cfg.decode_step = gm->heads == gm->kv_heads ? 1 : 16;
 	sm->policy = o->cfg.policy;
 	sm->seed = o->seed;
+	sm->overlap = o->overlap;
+	if (!strcmp(o->gpu_clock, "measured") && !strcmp(o->compute, "none"))
+		return pimd_error(error, -EINVAL, "gpu_clock measured needs "
+				  "a compute backend (compute none has no "
+				  "clock)");
 	ret = gpu_roofline_backend_new(sm->spec, &sm->model, &sm->timing);
 	if (ret)
 		return pimd_error(error, ret, "roofline model");
-	if (!strcmp(o->compute, "none"))
-		return 0;
-	if (strcmp(o->compute, "cpu"))
-		return pimd_error(error, -EINVAL,
-				  "compute \"%s\": cpu or none", o->compute);
-	if (gpu_cpu_model_check(&sm->model, &why))
-		return pimd_error(error, -EINVAL, "compute cpu cannot run "
-				  "model %s (%s): use compute none", o->model,
-				  why);
-	ret = pimd_cpu_backend_new(&sm->model, sm->seed, &sm->compute);
-	if (ret)
-		return pimd_error(error, ret, "CPU backend for %s",
-				  sm->model.name);
+	ret = compute_new(sm, o, error);
+	if (ret) {
+		serve_model_free(sm);
+		return ret;
+	}
+	/* A real GPU's own clock by default; the roofline for the rest. */
+	sm->clock_measured = o->gpu_clock[0] ?
+			     !strcmp(o->gpu_clock, "measured") :
+			     !strcmp(o->compute, "cuda");
 	return 0;
 }
 
