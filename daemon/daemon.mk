@@ -72,7 +72,8 @@ VM_SUITES	+= tests/daemon/guest-suite.sh
 # ---- the main job: make demo (guest, kernel module) and make demo-host ----
 
 PIMD_DEMO	:= $(BUILD)/daemon/pimd-demo
-PIMD_DEMO_OBJS	:= $(BUILD)/daemon/demo/pimd_demo.o $(BUILD)/daemon/cpu_model.o
+PIMD_DEMO_OBJS	:= $(BUILD)/daemon/demo/pimd_demo.o \
+		   $(BUILD)/daemon/demo/timeline.o $(BUILD)/daemon/cpu_model.o
 
 $(BUILD)/daemon/demo/%.o: CPPFLAGS += -I.
 

@@ -3,13 +3,17 @@
  * pimd_demo.c - the main job's client: sends a trace of long-context
  * requests to pimd, serves it with the adaptive scheduler, prints the
  * per-iteration and total figures (tokens, batch sizes, modeled device
- * time, GPU time, overlap, predictor error), and checks every generated
- * token against a pure-CPU reference decode computed here, from the same
- * seed, with the same CPU transformer and host attention over FP16 KV.
+ * time, GPU time, modeled and measured overlap, predictor error), the
+ * Gantt chart of one iteration's measured timeline, and checks every
+ * generated token against a pure-CPU reference decode computed here, from
+ * the same seed, with the same CPU transformer and host attention over
+ * FP16 KV.
  *
  *	pimd-demo [--requests N] [--prompt MIN:MAX] [--new MIN:MAX]
  *		  [--trace FILE] [--seed S] [--policy P] [--gpu NAME]
- *		  [--compute cpu|none] [--quiet]
+ *		  [--model tiny|small] [--compute cpu|cuda|none]
+ *		  [--gpu-clock model|measured] [--serial]
+ *		  [--timeline N] [--timeline-json FILE] [--quiet]
  *
  * A trace file has one request per line: "PROMPT_TOKENS MAX_NEW".
  * Exit status: 0 when the run completed and every token matched.
@@ -24,6 +28,7 @@
 #include "../../tests/daemon/client.h"
 #include "../cpu_model.h"
 #include "gpu/gpu_cpu.h"
+#include "timeline.h"
 
 #define MAX_REQ		1024
 #define ITER_SIG	"(tuuuuuttttttt)"
@@ -38,8 +43,11 @@ struct req {
 struct opts {
 	uint32_t nreq, pmin, pmax, nmin, nmax;
 	uint64_t seed;
-	const char *trace, *policy, *gpu, *compute;
-	bool quiet;
+	const char *trace, *policy, *gpu, *compute, *model, *gpu_clock;
+	const char *timeline_json;
+	int64_t timeline;		/* iteration to draw; -1: the busiest */
+	bool quiet, serial;
+	const struct gpu_model *m;
 };
 
 static uint32_t pick(uint64_t *s, uint32_t lo, uint32_t hi)
@@ -74,7 +82,7 @@ static int load_trace(const struct opts *o, struct req *r, uint32_t *n)
 		if (!r[i].prompt)
 			return -ENOMEM;
 		for (j = 0; j < r[i].prompt_len; j++)
-			r[i].prompt[j] = prng_splitmix64(&s) % pimd_tiny_model.vocab;
+			r[i].prompt[j] = prng_splitmix64(&s) % o->m->vocab;
 	}
 	return *n ? 0 : -EINVAL;
 }
@@ -84,15 +92,29 @@ static int load_trace(const struct opts *o, struct req *r, uint32_t *n)
 static int configure(sd_bus *bus, const char *s, const struct opts *o)
 {
 	sd_bus_error e = SD_BUS_ERROR_NULL;
+	sd_bus_message *m = NULL;
 	int ret;
 
-	ret = client_call(bus, s, PIM_SERVING, "Configure", &e, NULL,
-			  "a{sv}", 5, "seed", "t", o->seed, "policy", "s",
-			  o->policy, "gpu", "s", o->gpu, "compute", "s",
-			  o->compute, "model", "s", "tiny");
+	ret = sd_bus_message_new_method_call(bus, &m, PIM_BUS, s, PIM_SERVING,
+					     "Configure");
+	ret = ret < 0 ? ret : sd_bus_message_open_container(m, 'a', "{sv}");
+	ret = ret < 0 ? ret : sd_bus_message_append(m, "{sv}{sv}{sv}{sv}"
+			"{sv}{sv}", "seed", "t", o->seed, "policy", "s",
+			o->policy, "gpu", "s", o->gpu, "compute", "s",
+			o->compute, "model", "s", o->model, "overlap", "b",
+			(int)!o->serial);
+	/* gpu_clock only when given: pimd's default follows compute. */
+	if (ret >= 0 && o->gpu_clock)
+		ret = sd_bus_message_append(m, "{sv}", "gpu_clock", "s",
+					    o->gpu_clock);
+	ret = ret < 0 ? ret : sd_bus_message_close_container(m);
+	ret = ret < 0 ? ret : sd_bus_call(bus, m, 120 * 1000000ULL, &e,
+					  NULL);
 	if (ret < 0)
-		fprintf(stderr, "pimd-demo: Configure: %s\n", e.message);
+		fprintf(stderr, "pimd-demo: Configure: %s\n",
+			e.message ?: strerror(-ret));
 	sd_bus_error_free(&e);
+	sd_bus_message_unref(m);
 	return ret;
 }
 
@@ -150,7 +172,8 @@ static void print_err(uint64_t pred, uint64_t got, const char *end)
 		printf("%7s%s", "-", end);
 }
 
-static int print_iterations(sd_bus *bus, const char *s, bool quiet)
+static int print_iterations(sd_bus *bus, const char *s, bool quiet,
+			    const struct demo_walls *w, uint32_t nw)
 {
 	sd_bus_message *r = NULL;
 	uint64_t it, g0, g1, p0, p1, pg, pp, in;
@@ -162,10 +185,10 @@ static int print_iterations(sd_bus *bus, const char *s, bool quiet)
 	ret = ret < 0 ? ret : sd_bus_message_enter_container(r, 'a',
 							     ITER_SIG);
 	if (!quiet)
-		printf("%5s %5s %5s %5s %6s %4s %9s %9s %9s %8s %7s %7s\n",
-		       "iter", "sb0", "sb1", "dec", "prefil", "tok",
-		       "gpu_us", "pim_us", "iter_us", "overlap", "gpu_err",
-		       "pim_err");
+		printf("%5s %5s %5s %5s %6s %4s %9s %9s %9s %8s %7s %7s "
+		       "%9s %6s\n", "iter", "sb0", "sb1", "dec", "prefil",
+		       "tok", "gpu_us", "pim_us", "iter_us", "overlap",
+		       "gpu_err", "pim_err", "wall_us", "both");
 	while (ret >= 0) {
 		double serial;
 
@@ -183,10 +206,41 @@ static int print_iterations(sd_bus *bus, const char *s, bool quiet)
 		       serial ? 100 * (serial - in) / serial : 0);
 		/* No prediction yet: the predictors are still warming up. */
 		print_err(pg, g0 + g1, " ");
-		print_err(pp, p0 + p1, "\n");
+		print_err(pp, p0 + p1, " ");
+		/* Measured: wall time, and the share both sides were busy. */
+		if (it < nw && w[it].iter == it)
+			printf("%9.2f %5.1f%%\n", w[it].wall / 1e3,
+			       w[it].wall ? 100.0 * w[it].both / w[it].wall :
+			       0);
+		else
+			printf("%9s %6s\n", "-", "-");
 	}
 	sd_bus_message_unref(r);
 	return ret;
+}
+
+static void print_measured(const struct demo_walls *w, uint32_t n)
+{
+	uint64_t wall = 0, gpu = 0, pim = 0, both = 0;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		wall += w[i].wall;
+		gpu += w[i].compute;
+		pim += w[i].pim;
+		both += w[i].both;
+	}
+	printf("measured: wall %.3f ms, GPU side busy %.3f ms, PIM side busy "
+	       "%.3f ms, serial sum %.3f ms\n", wall / 1e6, gpu / 1e6,
+	       pim / 1e6, (gpu + pim) / 1e6);
+	printf("measured: both sides busy %.3f ms = %.1f%% of the wall time; "
+	       "serial sum / wall %.2fx\n", both / 1e6,
+	       wall ? 100.0 * both / wall : 0,
+	       wall ? (double)(gpu + pim) / wall : 0);
+	printf("bench demo-measured-overlap %.3f x\n",
+	       wall ? (double)(gpu + pim) / wall : 0);
+	printf("bench demo-measured-both-busy %.4f x\n",
+	       wall ? (double)both / wall : 0);
 }
 
 static int print_totals(sd_bus *bus, const char *s)
@@ -257,9 +311,10 @@ static int print_totals(sd_bus *bus, const char *s)
  * on the device); returns the number of requests that differ.
  */
 static int check_tokens(sd_bus *bus, const char *s, struct req *r,
-			uint32_t n, uint64_t seed)
+			uint32_t n, const struct opts *o)
 {
-	const struct gpu_model *m = &pimd_tiny_model;
+	const struct gpu_model *m = o->m;
+	uint64_t seed = o->seed;
 	uint64_t tokens = 0, matched = 0;
 	struct gpu_backend *gb = NULL;
 	uint32_t i, j, first, bad = 0;
@@ -321,13 +376,28 @@ static void usage(FILE *f)
 	fprintf(f, "usage: pimd-demo [--requests N] [--prompt MIN:MAX] "
 		"[--new MIN:MAX] [--trace FILE]\n"
 		"                 [--seed S] [--policy P] [--gpu NAME] "
-		"[--compute cpu|none] [--quiet]\n");
+		"[--model tiny|small]\n"
+		"                 [--compute cpu|cuda|none] "
+		"[--gpu-clock model|measured] [--serial]\n"
+		"                 [--timeline ITER] [--timeline-json FILE] "
+		"[--quiet]\n");
 }
 
 static int range(const char *s, uint32_t *lo, uint32_t *hi)
 {
 	return sscanf(s, "%u:%u", lo, hi) == 2 && *lo && *lo <= *hi ? 0 :
 	       -EINVAL;
+}
+
+/* A whole non-negative decimal number, or -1. */
+static int64_t number(const char *s)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	return *s >= '0' && *s <= '9' && !*end && !errno ? v : -1;
 }
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -340,15 +410,23 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "seed", required_argument, NULL, 's' },
 		{ "policy", required_argument, NULL, 'P' },
 		{ "gpu", required_argument, NULL, 'g' },
+		{ "model", required_argument, NULL, 'm' },
 		{ "compute", required_argument, NULL, 'c' },
+		{ "gpu-clock", required_argument, NULL, 'C' },
+		{ "serial", no_argument, NULL, 'S' },
+		{ "timeline", required_argument, NULL, 'T' },
+		{ "timeline-json", required_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	int c, bad = 0;
 
-	*o = (struct opts){ 8, 64, 160, 8, 16, 1, NULL, "l3", "A100",
-			    "cpu", false };
+	*o = (struct opts){
+		.nreq = 8, .pmin = 64, .pmax = 160, .nmin = 8, .nmax = 16,
+		.seed = 1, .policy = "l3", .gpu = "A100", .compute = "cpu",
+		.model = "tiny", .timeline = -1,
+	};
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -373,8 +451,28 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'g':
 			o->gpu = optarg;
 			break;
+		case 'm':
+			o->model = optarg;
+			break;
 		case 'c':
 			o->compute = optarg;
+			break;
+		case 'C':
+			o->gpu_clock = optarg;
+			break;
+		case 'S':
+			o->serial = true;
+			break;
+		case 'T':
+			o->timeline = number(optarg);
+			if (o->timeline < 0) {
+				fprintf(stderr, "pimd-demo: --timeline %s: "
+					"an iteration number\n", optarg);
+				bad = 1;
+			}
+			break;
+		case 'J':
+			o->timeline_json = optarg;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -386,18 +484,57 @@ static int parse(int argc, char **argv, struct opts *o)
 			bad = 1;
 		}
 	}
+	o->m = pimd_model_find(o->model);
+	if (!bad && !o->m) {
+		fprintf(stderr, "pimd-demo: --model %s: tiny, small or a "
+			"gpu/ preset\n", o->model);
+		bad = 1;
+	}
 	if (bad || optind < argc)
 		usage(stderr);
 	return bad || optind < argc ? -EINVAL : 0;
+}
+
+/* The chosen iteration's Gantt chart, and the run's Chrome trace. */
+static int show_timeline(sd_bus *bus, const char *s, const struct opts *o,
+			 const struct demo_walls *w, uint32_t nw)
+{
+	uint64_t it = o->timeline < 0 ? demo_busiest(w, nw) :
+		      (uint64_t)o->timeline;
+	struct demo_event *ev = NULL;
+	uint32_t nev;
+	int ret;
+
+	if (!nw || it >= nw || w[it].iter != it) {
+		fprintf(stderr, "pimd-demo: --timeline %" PRIu64 ": the run "
+			"has iterations 0..%u\n", it, nw ? nw - 1 : 0);
+		return -ERANGE;
+	}
+	ret = demo_get_timeline(bus, s, it, &ev, &nev);
+	if (!ret)
+		demo_gantt(stdout, &w[it], ev, nev);
+	free(ev);
+	if (ret || !o->timeline_json)
+		return ret;
+	ret = demo_trace_json(bus, s, o->timeline_json, w, nw);
+	if (ret)
+		fprintf(stderr, "pimd-demo: %s: %s\n", o->timeline_json,
+			strerror(-ret));
+	else
+		printf("timeline: Chrome trace of %u iterations in %s\n",
+		       nw < DEMO_TIMELINES ? nw : DEMO_TIMELINES,
+		       o->timeline_json);
+	return ret;
 }
 
 int main(int argc, char **argv)
 {
 	static struct req r[MAX_REQ];
 	sd_bus_message *reply = NULL;
+	struct demo_walls *w = NULL;
 	sd_bus *bus = NULL;
 	const char *p = NULL;
-	uint32_t n, done = 0, i;
+	uint32_t n, done = 0, i, nw = 0;
 	char *s = NULL;
 	struct opts o;
 	double t0;
@@ -424,9 +561,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pimd-demo: no session: %s\n", strerror(-ret));
 		return 1;
 	}
-	printf("demo: %u requests, prompts %u..%u tokens, model tiny, "
-	       "policy %s, GPU %s, compute %s, seed %" PRIu64 "\n", n,
-	       o.pmin, o.pmax, o.policy, o.gpu, o.compute, o.seed);
+	printf("demo: %u requests, prompts %u..%u tokens, model %s, "
+	       "policy %s, GPU %s, compute %s%s, seed %" PRIu64 "\n", n,
+	       o.pmin, o.pmax, o.model, o.policy, o.gpu, o.compute,
+	       o.serial ? " (serial)" : "", o.seed);
 	for (i = 0; i < n && !o.quiet; i++)
 		printf("demo: request %u: prompt %u, max_new %u\n", i + 1,
 		       r[i].prompt_len, r[i].max_new);
@@ -441,16 +579,21 @@ int main(int argc, char **argv)
 	}
 	printf("demo: %u iterations in %.1f s of wall time\n", done,
 	       client_now() - t0);
-	ret = print_iterations(bus, s, o.quiet);
+	ret = demo_get_walls(bus, s, &w, &nw);
+	ret = ret < 0 ? ret : print_iterations(bus, s, o.quiet, w, nw);
 	ret = ret < 0 ? ret : print_totals(bus, s);
+	if (ret >= 0)
+		print_measured(w, nw);
+	ret = ret < 0 ? ret : show_timeline(bus, s, &o, w, nw);
+	free(w);
 	if (ret < 0)
 		return 1;
-	if (strcmp(o.compute, "cpu")) {
+	if (!strcmp(o.compute, "none")) {
 		printf("check: skipped: compute %s generates no tokens\n",
 		       o.compute);
 		ret = 0;
 	} else {
-		ret = check_tokens(bus, s, r, n, o.seed);
+		ret = check_tokens(bus, s, r, n, &o);
 	}
 	client_call(bus, s, PIM_SESSION, "Close", NULL, NULL, NULL);
 	sd_bus_flush_close_unref(bus);
