@@ -12,7 +12,7 @@ PIMD_LIBS	:= $(LIBPIM_A) $(SCHED_LIB) $(GPU_LIB)
 PIMD_LDLIBS	:= -lsystemd -ludev -luring -lpthread -lm
 
 # The CUDA backend's loader (gpu/gpu_cuda.c) is on its way into GPU_LIB.
-ifneq ($(wildcard gpu/gpu_cuda.c),)
+ifneq ($(filter gpu/gpu_cuda.c,$(GPU_SRCS)),)
 $(BUILD)/daemon/serve_model.o: CPPFLAGS += -DPIMD_CUDA_LOADER
 endif
 
