@@ -33,6 +33,20 @@ static const struct gpu_spec gpu_specs[] = {
 		.compute_util = 0.8,
 		.bw_util = 0.85,
 	},
+	{
+		/*
+		 * SXM 141 GB, HBM3e: the H100's chip and rates with more,
+		 * faster memory. pim-gpucal measures it (data/gpu/h200.tsv).
+		 */
+		.name = "H200",
+		.flops = 989e12,
+		.mem_bw = 4800e9,
+		.mem_bytes = 141 * GB,
+		.link_bw = 450e9,	/* NVLink4, per direction */
+		.link_lat = 4e-6,
+		.compute_util = 0.8,
+		.bw_util = 0.85,
+	},
 };
 
 static const struct gpu_model gpu_models[] = {

@@ -4,6 +4,8 @@
 SIM_SRCS	:= sim/pimsim.c sim/system.c sim/trace.c sim/engine.c \
 		   sim/dev_roofline.c sim/dev_l3.c sim/report.c sim/eval.c
 SIM_LIB_OBJS	:= $(filter-out $(BUILD)/sim/pimsim.o,$(SIM_SRCS:%.c=$(BUILD)/%.o))
+# The calibrated GPU model (gpu/gpu_calib.h) travels with the simulator.
+SIM_LIB_OBJS	+= $(BUILD)/gpu/calib.o
 SIM_LIB		:= $(BUILD)/libpimsim.a
 PIMSIM		:= $(BUILD)/pimsim
 SIM_LIBS	:= $(SIM_LIB) $(SCHED_LIB) $(GPU_LIB) $(DM_LIB)
