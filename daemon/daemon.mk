@@ -33,10 +33,16 @@ $(PIMD_TEST): $(BUILD)/tests/daemon/test_pimd.o $(BUILD)/daemon/cpu_model.o \
 		$(GPU_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lsystemd -lm
 
+PIMD_OVERLAP_TEST := $(BUILD)/tests/daemon/test_overlap
+
+$(PIMD_OVERLAP_TEST): $(BUILD)/tests/daemon/test_overlap.o \
+		$(BUILD)/daemon/cpu_model.o $(GPU_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ -lsystemd -lm
+
 $(BUILD)/tests/daemon/%.o: CPPFLAGS += -I.
 $(BUILD)/tests/daemon/%.o: CFLAGS += -Wno-unused-parameter
 
-tests/daemon/host-test.sh: $(PIMD) $(PIMD_TEST)
+tests/daemon/host-test.sh: $(PIMD) $(PIMD_TEST) $(PIMD_OVERLAP_TEST)
 
 HOST_TESTS	+= tests/daemon/host-test.sh
 
@@ -66,7 +72,7 @@ install-pimd: $(PIMD)
 
 INSTALL_TARGETS	+= install-pimd
 
-VM_DEPS		+= $(PIMD) $(PIMD_TEST)
+VM_DEPS		+= $(PIMD) $(PIMD_TEST) $(PIMD_OVERLAP_TEST)
 VM_SUITES	+= tests/daemon/guest-suite.sh
 
 # ---- the main job: make demo (guest, kernel module) and make demo-host ----
