@@ -18,16 +18,29 @@
 
 #include "gpu.h"
 
-/* Environment variable naming the plugin; else the installed default. */
+/*
+ * Environment variable naming the plugin file (a path; relative to the
+ * working directory); unset or empty: the installed one,
+ * $(PREFIX)/lib/pim/libpimgpu-cuda.so. In the source tree use
+ * PIM_CUDA_PLUGIN=build/libpimgpu-cuda.so.
+ */
 #define GPU_CUDA_PLUGIN_ENV	"PIM_CUDA_PLUGIN"
 
 /*
  * The backend for m (checked as gpu_cpu_model_check() does), weights from
- * seed. 0, or -ENOENT (no plugin), -ENODEV (no driver or no GPU), -EINVAL
- * (model) or another -errno, with *why (static or backend-owned until the
- * next call) saying what was missing.
+ * seed (gpu_weights.h, as the CPU backend's). 0, or -EINVAL (model),
+ * -ENOENT (no plugin), -ENOEXEC (not a plugin, or another ABI), -ENODEV
+ * (no driver or no GPU), -ENOMEM or -EIO (CUDA failed), with *why (a
+ * static string or a thread-local buffer valid until the next call) saying
+ * what was missing. why may be NULL.
+ *
+ * Its ops return -EINVAL for a bad layer or token and -EIO or -ENOMEM when
+ * CUDA fails; gpu_cuda_backend_error() then says why.
  */
 int gpu_cuda_backend_new(const struct gpu_model *m, uint64_t seed,
 			 struct gpu_backend **out, const char **why);
+
+/* The CUDA error behind the last failed op of b (a CUDA backend). */
+const char *gpu_cuda_backend_error(struct gpu_backend *b);
 
 #endif /* PIM_GPU_CUDA_H */

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * kernels.cu - the CUDA backend's FP32 kernels (kernels.cuh).
+ *
+ * Exactness over speed: one thread owns each output value and runs its
+ * sum in index order, as the CPU backend does; tiling only stages the
+ * operands in shared memory. Built with -fmad=false and IEEE division and
+ * square root, and every operation is spelled as a rounded intrinsic.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels.cuh"
+
+#define RMS_EPS		1e-5f
+
+/* matmul tiles: MM_R rows of w by MM_T rows of x, MM_K columns a step */
+#define MM_R		32
+#define MM_T		8
+#define MM_K		32
+
+#define ROW_THREADS	256
+
+/* ---- expf ---- */
+
+/*
+ * glibc's expf (sysdeps/ieee754/flt-32/e_expf.c, unchanged since 2.28) as
+ * its x86-64 FMA variant computes it on every CPU with FMA and AVX2:
+ * x * 32 / ln2 = k + r, exp(x) = 2^(k/32) * p(r) with 2^(j/32) from a
+ * table and a cubic p, in double, with the same fused operations. CUDA's
+ * expf differs from glibc's by up to 2 ulp; this one matched glibc 2.36's
+ * on all 2^32 inputs. The table is bits(2^(j/32)) - (j << 47).
+ */
+__constant__ uint64_t expf_tab[32];
+
+static const double EXPF_INV_LN2_N = 0x1.71547652b82fep+0 * 32;
+static const double EXPF_SHIFT = 0x1.8p+52;
+static const double EXPF_C0 = 0x1.c6af84b912394p-5 / (32 * 32 * 32);
+static const double EXPF_C1 = 0x1.ebfce50fac4f3p-3 / (32 * 32);
+static const double EXPF_C2 = 0x1.62e42ff0c52d6p-1 / 32;
+
+__device__ static float glibc_expf(float x)
+{
+	uint32_t top = (__float_as_uint(x) >> 20) & 0x7ff;
+	double xd = x, kd, r, z, r2, y;
+	uint64_t ki, t;
+
+	if (top >= 0x42b) {			/* |x| >= 88, inf or NaN */
+		if (__float_as_uint(x) == 0xff800000u)
+			return 0.0f;
+		if (top >= 0x7f8)
+			return x + x;
+		if (x > 0x1.62e42ep6f)
+			return __uint_as_float(0x7f800000u);
+		if (x < -0x1.9fe368p6f)
+			return 0.0f;
+		if (x < -0x1.9d1d9ep6f)
+			return 0x1p-149f;
+	}
+	kd = __fma_rn(EXPF_INV_LN2_N, xd, EXPF_SHIFT);
+	ki = __double_as_longlong(kd);
+	kd = __dsub_rn(kd, EXPF_SHIFT);
+	r = __fma_rn(EXPF_INV_LN2_N, xd, -kd);
+	t = expf_tab[ki % 32] + (ki << 47);
+	z = __fma_rn(r, EXPF_C0, EXPF_C1);
+	r2 = __dmul_rn(r, r);
+	y = __fma_rn(r, EXPF_C2, 1.0);
+	y = __fma_rn(z, r2, y);
+	y = __dmul_rn(y, __longlong_as_double(t));
+	return __double2float_rn(y);
+}
+
+cudaError_t kern_init(void)
+{
+	uint64_t tab[32];
+	double d;
+	int j;
+
+	/* exp2l is exact enough that rounding it gives the nearest double */
+	for (j = 0; j < 32; j++) {
+		d = (double)exp2l(j / 32.0L);
+		memcpy(&tab[j], &d, sizeof(d));
+		tab[j] -= (uint64_t)j << 47;
+	}
+	return cudaMemcpyToSymbol(expf_tab, tab, sizeof(tab));
+}
+
+/* ---- elementwise and row kernels ---- */
+
+__global__ static void embed_k(const float *embed, const uint32_t *tok,
+			       uint32_t h, float *x)
+{
+	const float *src = embed + (size_t)tok[blockIdx.x] * h;
+	float *dst = x + (size_t)blockIdx.x * h;
+	uint32_t i;
+
+	for (i = threadIdx.x; i < h; i += blockDim.x)
+		dst[i] = src[i];
+}
+
+cudaError_t kern_embed(const float *embed, const uint32_t *tok, uint32_t n,
+		       uint32_t h, float *x)
+{
+	embed_k<<<n, ROW_THREADS>>>(embed, tok, h, x);
+	return cudaGetLastError();
+}
+
+/* One block a row: thread 0 sums the squares in order, all scale. */
+__global__ static void rmsnorm_k(const float *x, const float *g, uint32_t h,
+				 float *y)
+{
+	__shared__ float r;
+	const float *xr = x + (size_t)blockIdx.x * h;
+	float *yr = y + (size_t)blockIdx.x * h;
+	uint32_t i;
+
+	if (threadIdx.x == 0) {
+		float ss = 0;
+
+		for (i = 0; i < h; i++)
+			ss = __fadd_rn(ss, __fmul_rn(xr[i], xr[i]));
+		r = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(
+			__fdiv_rn(ss, (float)h), RMS_EPS)));
+	}
+	__syncthreads();
+	for (i = threadIdx.x; i < h; i += blockDim.x)
+		yr[i] = __fmul_rn(__fmul_rn(xr[i], r), g[i]);
+}
+
+cudaError_t kern_rmsnorm(const float *x, const float *g, uint32_t n,
+			 uint32_t h, float *y)
+{
+	rmsnorm_k<<<n, ROW_THREADS>>>(x, g, h, y);
+	return cudaGetLastError();
+}
+
+/*
+ * Thread (r, t) of a block owns y[t0 + t][r0 + r]; each step stages MM_K
+ * columns of MM_R rows of w and MM_T rows of x and adds them in order.
+ */
+__global__ static void matmul_k(const float *w, const float *x,
+				const float *add, uint32_t n, uint32_t rows,
+				uint32_t cols, float *y)
+{
+	__shared__ float ws[MM_R][MM_K + 1], xs[MM_T][MM_K + 1];
+	uint32_t tr = threadIdx.x, tt = threadIdx.y;
+	uint32_t r0 = blockIdx.y * MM_R, t0 = blockIdx.x * MM_T;
+	uint32_t lin = tt * MM_R + tr, k0, k, i;
+	float acc = 0;
+
+	for (k0 = 0; k0 < cols; k0 += MM_K) {
+		for (i = lin; i < MM_R * MM_K; i += MM_R * MM_T) {
+			uint32_t rr = r0 + i / MM_K, kk = k0 + i % MM_K;
+
+			ws[i / MM_K][i % MM_K] = rr < rows && kk < cols ?
+				w[(size_t)rr * cols + kk] : 0.0f;
+		}
+		for (i = lin; i < MM_T * MM_K; i += MM_R * MM_T) {
+			uint32_t row = t0 + i / MM_K, kk = k0 + i % MM_K;
+
+			xs[i / MM_K][i % MM_K] = row < n && kk < cols ?
+				x[(size_t)row * cols + kk] : 0.0f;
+		}
+		__syncthreads();
+		for (k = 0; k < MM_K && k0 + k < cols; k++)
+			acc = __fadd_rn(acc, __fmul_rn(ws[tr][k], xs[tt][k]));
+		__syncthreads();
+	}
+	if (r0 + tr < rows && t0 + tt < n) {
+		size_t at = (size_t)(t0 + tt) * rows + r0 + tr;
+
+		y[at] = add ? __fadd_rn(add[at], acc) : acc;
+	}
+}
+
+cudaError_t kern_matmul(const float *w, const float *x, const float *add,
+			uint32_t n, uint32_t rows, uint32_t cols, float *y)
+{
+	dim3 grid((n + MM_T - 1) / MM_T, (rows + MM_R - 1) / MM_R);
+	dim3 block(MM_R, MM_T);
+
+	matmul_k<<<grid, block>>>(w, x, add, n, rows, cols, y);
+	return cudaGetLastError();
+}
+
+/* One thread per (row, head, pair i): pairs (i, i + d / 2). */
+__global__ static void rope_k(float *x, const float *cos_t,
+			      const float *sin_t, uint32_t n, uint32_t nh,
+			      uint32_t d)
+{
+	uint32_t half = d / 2;
+	size_t id = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+	size_t row = id / ((size_t)nh * half);
+	uint32_t i = id % half;
+	float c, s, x0, x1, *p;
+
+	if (row >= n)
+		return;
+	p = x + id / half * d;
+	c = cos_t[row * half + i];
+	s = sin_t[row * half + i];
+	x0 = p[i];
+	x1 = p[i + half];
+	p[i] = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
+	p[i + half] = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+}
+
+cudaError_t kern_rope(float *x, const float *cos_t, const float *sin_t,
+		      uint32_t n, uint32_t nh, uint32_t d)
+{
+	size_t count = (size_t)n * nh * (d / 2);
+
+	rope_k<<<(count + ROW_THREADS - 1) / ROW_THREADS, ROW_THREADS>>>(
+		x, cos_t, sin_t, n, nh, d);
+	return cudaGetLastError();
+}
+
+__global__ static void swiglu_k(float *gate, const float *up, size_t count)
+{
+	size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+	float g;
+
+	if (i >= count)
+		return;
+	g = gate[i];
+	gate[i] = __fmul_rn(__fdiv_rn(g, __fadd_rn(1.0f, glibc_expf(-g))),
+			    up[i]);
+}
+
+cudaError_t kern_swiglu(float *gate, const float *up, size_t count)
+{
+	swiglu_k<<<(count + ROW_THREADS - 1) / ROW_THREADS, ROW_THREADS>>>(
+		gate, up, count);
+	return cudaGetLastError();
+}
+
+/*
+ * The CPU's argmax keeps the first of the largest non-NaN values, and
+ * ends on the last index when all are NaN: a maximum under one total
+ * order, so any reduction order gives it.
+ */
+__device__ static bool argmax_better(float a, uint32_t ia, float b,
+				     uint32_t ib)
+{
+	if (isnan(a) || isnan(b))
+		return isnan(b) ? !isnan(a) || ia > ib : false;
+	return a > b || (a == b && ia < ib);
+}
+
+__global__ static void argmax_k(const float *logits, uint32_t vocab,
+				uint32_t *tok)
+{
+	__shared__ float bv[ROW_THREADS];
+	__shared__ uint32_t bi[ROW_THREADS];
+	const float *p = logits + (size_t)blockIdx.x * vocab;
+	uint32_t i, t = threadIdx.x, best = t < vocab ? t : 0;
+	uint32_t s;
+
+	for (i = t + blockDim.x; i < vocab; i += blockDim.x)
+		if (argmax_better(p[i], i, p[best], best))
+			best = i;
+	bv[t] = p[best];
+	bi[t] = best;
+	__syncthreads();
+	for (s = blockDim.x / 2; s; s /= 2) {
+		if (t < s && argmax_better(bv[t + s], bi[t + s], bv[t],
+					   bi[t])) {
+			bv[t] = bv[t + s];
+			bi[t] = bi[t + s];
+		}
+		__syncthreads();
+	}
+	if (!t)
+		tok[blockIdx.x] = bi[0];
+}
+
+cudaError_t kern_argmax(const float *logits, uint32_t n, uint32_t vocab,
+			uint32_t *tok)
+{
+	argmax_k<<<n, ROW_THREADS>>>(logits, vocab, tok);
+	return cudaGetLastError();
+}
