@@ -71,7 +71,11 @@ int gpu_calib_gemm_dims(const struct gpu_model *m, enum gpu_calib_op op,
 		*n = h;
 		return 0;
 	case GC_LM_HEAD:
-		*n = ceil_div(m->vocab, tp);
+		/*
+		 * Servers pad the vocabulary (vLLM: to a multiple of 64);
+		 * an odd shard width would halve cuBLAS's rate.
+		 */
+		*n = ceil_div(ceil_div(m->vocab, 64) * 64, tp);
 		return 0;
 	default:
 		return -EINVAL;

@@ -340,7 +340,7 @@ static void write_header(FILE *f, const struct opts *o,
 	KV("cuda_driver_api", drv);
 	KV("cublas", cublas);
 	KV("units", "seconds of one layer's operator on one tensor-parallel shard (one GPU); flops and bytes of that shard");
-	KV("gemm", "FP16 inputs and output, FP32 accumulation: cublasGemmEx(T, N, CUBLAS_COMPUTE_32F, default algo), weights n x k as torch.nn.Linear; ffn_in fuses the ffn_mats - 1 input matrices");
+	KV("gemm", "FP16 inputs and output, FP32 accumulation: cublasGemmEx(T, N, CUBLAS_COMPUTE_32F, default algo), weights n x k as torch.nn.Linear; ffn_in fuses the ffn_mats - 1 input matrices; lm_head pads the vocabulary to a multiple of 64 (as vLLM does)");
 	KV("attention", "unfused: cublasGemmStridedBatchedEx for Q K^T (FP32 scores) and P V (FP16 out), a masked softmax kernel between; full chunk x (prefix + chunk) score rectangle, causal mask in the softmax; flops count causal pairs only; decode is the same code with chunk 1");
 	KV("cold_inputs", "weights (GEMMs) and K, V (attention) rotate over copies totalling at least twice the L2 cache");
 	KV("timing", timing);
