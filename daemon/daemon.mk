@@ -14,7 +14,9 @@ PIMD_LDLIBS	:= -lsystemd -ludev -luring -lpthread -lm
 # The CUDA backend's loader (gpu/gpu_cuda.c) is on its way into GPU_LIB.
 ifneq ($(filter gpu/gpu_cuda.c,$(GPU_SRCS)),)
 $(BUILD)/daemon/serve_model.o: CPPFLAGS += -DPIMD_CUDA_LOADER
+PIMD_LDLIBS	+= -ldl
 endif
+$(BUILD)/daemon/serve_model.o: gpu/gpu.mk
 
 # sd-bus and sd-event callbacks have fixed signatures.
 $(PIMD_OBJS): CPPFLAGS += -I.

@@ -4,7 +4,8 @@
 # guest-suite.sh - pimd in the QEMU guest with the real module, udev and a
 # system bus (make check-vm, VM_SUITES): pimd starts before the module and
 # sees the device appear; udev applies the project's rule; the D-Bus test
-# (tests/daemon/test_pimd) runs against the kernel backend; an unprivileged
+# (tests/daemon/test_pimd) and the ping-pong test (test_overlap: same tokens
+# with overlap on and off, timelines) run against the kernel backend; an unprivileged
 # caller is refused a session; pimd stops cleanly, sees the device go, and
 # the module unloads with nothing left behind.
 set -u
@@ -83,6 +84,7 @@ tap_ok "module loaded, udev settled" pim_load
 tap_ok "udev rule: /dev/pim0 is group pim, mode 0660" node_ok
 tap_ok "pimd sees pim0 appear (udev monitor)" wait_for has_devices
 run_tap env PIMD_EXPECT_BACKEND=kernel "$top/build/tests/daemon/test_pimd"
+run_tap "$top/build/tests/daemon/test_overlap"
 tap_ok "an unprivileged caller gets no session" unprivileged_refused
 tap_ok "module unloads under a running pimd (nothing pinned)" unloaded
 tap_ok "pimd sees pim0 go" wait_for no_devices
