@@ -9,14 +9,8 @@ PIMD_SRCS	:= main.c errors.c manager.c udev.c session.c serve.c \
 PIMD_OBJS	:= $(PIMD_SRCS:%.c=$(BUILD)/daemon/%.o)
 PIMD		:= $(BUILD)/daemon/pimd
 PIMD_LIBS	:= $(LIBPIM_A) $(SCHED_LIB) $(GPU_LIB)
-PIMD_LDLIBS	:= -lsystemd -ludev -luring -lpthread -lm
-
-# The CUDA backend's loader (gpu/gpu_cuda.c) is on its way into GPU_LIB.
-ifneq ($(filter gpu/gpu_cuda.c,$(GPU_SRCS)),)
-$(BUILD)/daemon/serve_model.o: CPPFLAGS += -DPIMD_CUDA_LOADER
-PIMD_LDLIBS	+= -ldl
-endif
-$(BUILD)/daemon/serve_model.o: gpu/gpu.mk
+# -ldl: the CUDA backend's loader (gpu/gpu_cuda.c) in GPU_LIB.
+PIMD_LDLIBS	:= -lsystemd -ludev -luring -lpthread -lm -ldl
 
 # sd-bus and sd-event callbacks have fixed signatures.
 $(PIMD_OBJS): CPPFLAGS += -I.

@@ -146,13 +146,8 @@ static int compute_new(struct serve_model *sm, const struct serve_opts *o,
 					sm->model.name) : 0;
 	}
 	sm->compute_name = "cuda";
-#ifdef PIMD_CUDA_LOADER
 	ret = gpu_cuda_backend_new(&sm->model, sm->seed, &sm->compute,
 				   &why);
-#else
-	ret = -ENOENT;
-	why = "pimd was built without gpu/gpu_cuda.c";
-#endif
 	/* No plugin, driver or GPU: the device the option asks for. */
 	if (ret == -ENOENT)
 		ret = -ENODEV;
