@@ -100,6 +100,9 @@ static uint64_t gpu_ns(const struct sim_config *cfg, const struct sched_sub *sb)
 
 	if (!gw.tokens)
 		return 0;
+	if (cfg->gpu_calib)
+		return (uint64_t)(gpu_calib_time(cfg->gpu_calib, &cfg->sys.gpu,
+						 &cfg->model, &gw) * 1e9);
 	return (uint64_t)(gpu_roofline_time(&cfg->sys.gpu, &cfg->model, &gw) *
 			  1e9);
 }

@@ -17,11 +17,12 @@
 #include "eval.h"
 #include "pim_dm.h"
 
-enum group { G_MAIN, G_H100, G_ABLATION, G_CAP, G_BW, G_TIMELINE };
+enum group { G_MAIN, G_H100, G_ABLATION, G_CAP, G_BW, G_TIMELINE, G_CALIB };
 
 static const char *const group_file[] = {
 	[G_MAIN] = "main", [G_H100] = "h100", [G_ABLATION] = "ablation",
 	[G_CAP] = "scaling", [G_BW] = "scaling", [G_TIMELINE] = "timeline",
+	[G_CALIB] = "calib",
 };
 
 struct job {
@@ -40,6 +41,7 @@ struct plan {
 	unsigned int nr, cap;
 	const char *dir;
 	uint32_t requests;
+	const struct gpu_calib *calib;	/* G_CALIB runs when set */
 };
 
 static struct job *add(struct plan *p, enum group g, const char *sys,
@@ -124,6 +126,41 @@ static void build(struct plan *p)
 		j->factor = j->cfg.sys.bw_scale = factors[i];
 	}
 	add(p, G_TIMELINE, "l3", "GPT-175B", "openr1");
+	for (t = 0; p->calib && (tr = sim_trace_preset_at(t)); t++) {
+		for (i = 0; i < 4; i++) {
+			char n[32];
+
+			sys = i & 1 ? "l3" : "gpu-only";
+			j = add(p, G_CALIB, sys, "GPT-175B", tr);
+			j->cfg.sys.gpu = *gpu_spec_find(p->calib->preset);
+			j->cfg.gpu_calib = i & 2 ? p->calib : NULL;
+			snprintf(n, sizeof(n), "%s-%s%s", sys,
+				 j->cfg.sys.gpu.name, i & 2 ? "-meas" : "");
+			name(j, n);
+		}
+	}
+}
+
+/* L3 over GPU-only on the calibration's GPU, roofline and measured. */
+static void print_calib(const struct plan *p, const struct outcome *out)
+{
+	double tp[4];
+	unsigned int i, k = 0;
+
+	printf("\nL3 / GPU-only throughput, GPT-175B on %s: roofline, measured GPU times (%s)\n",
+	       p->calib->preset, p->calib->path);
+	for (i = 0; i < p->nr; i++) {
+		if (p->job[i].g != G_CALIB)
+			continue;
+		tp[k++] = out[i].res.throughput;
+		if (k < 4)
+			continue;
+		k = 0;
+		printf("%-14s %6.2fx %6.2fx   (GPU-only %.1f -> %.1f tok/s, L3 %.1f -> %.1f tok/s)\n",
+		       out[i].res.trace, tp[0] > 0 ? tp[1] / tp[0] : 0,
+		       tp[2] > 0 ? tp[3] / tp[2] : 0, tp[0], tp[2], tp[1],
+		       tp[3]);
+	}
 }
 
 static int run_job(const struct plan *p, struct job *j, struct outcome *o)
@@ -212,12 +249,12 @@ static FILE *open_out(const char *dir, const char *file)
 
 static int write_csv(const struct plan *p, const struct outcome *out)
 {
-	static const enum group gs[] = { G_MAIN, G_H100, G_ABLATION };
+	static const enum group gs[] = { G_MAIN, G_H100, G_ABLATION, G_CALIB };
 	unsigned int k, i;
 	bool first;
 	FILE *f, *js;
 
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < (p->calib ? 4 : 3); k++) {
 		char name_csv[32], name_json[32];
 
 		snprintf(name_csv, sizeof(name_csv), "%s.csv", group_file[gs[k]]);
@@ -387,13 +424,19 @@ static const char report_gp[] =
 "     NaN with boxes fillstyle solid 0.7 lc 0 title 'sub-batch 0', \\\n"
 "     NaN with boxes fillstyle solid 0.7 lc 1 title 'sub-batch 1'\n";
 
-int sim_eval(const char *dir, unsigned int jobs, uint32_t requests)
+int sim_eval(const char *dir, unsigned int jobs, uint32_t requests,
+	     const struct gpu_calib *calib)
 {
-	struct plan p = { .dir = dir, .requests = requests };
+	struct plan p = { .dir = dir, .requests = requests, .calib = calib };
 	struct outcome *out;
 	FILE *gp;
 	int ret;
 
+	if (calib && !gpu_spec_find(calib->preset)) {
+		fprintf(stderr, "pimsim: %s: unknown gpu preset %s\n",
+			calib->path, calib->preset);
+		return -EINVAL;
+	}
 	if (mkdir(dir, 0755) && errno != EEXIST) {
 		fprintf(stderr, "pimsim: %s: %s\n", dir, strerror(errno));
 		return -errno;
@@ -414,6 +457,8 @@ int sim_eval(const char *dir, unsigned int jobs, uint32_t requests)
 		ret = write_main_dat(&p, out);
 	if (!ret)
 		ret = write_gantt(&p);
+	if (!ret && calib)
+		print_calib(&p, out);
 	if (!ret) {
 		gp = open_out(dir, "report.gp");
 		ret = gp ? 0 : -EIO;

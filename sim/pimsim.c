@@ -5,6 +5,8 @@
  *	pimsim -s l3 -m GPT-175B -t openr1
  *	pimsim -c mysystem.conf -t mytrace.csv -f json
  *	pimsim --eval build/sim	   the paper's whole evaluation set
+ *	pimsim --gpu-calib data/gpu/h200.tsv -t openr1   measured GPU times
+ *	pimsim --gpu-calib data/gpu/h200.tsv --calib-report
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,7 +23,10 @@ static void usage(FILE *f)
 "usage: pimsim [options]\n"
 "  -s, --system NAME     attention system preset (default l3)\n"
 "  -m, --model NAME      model preset (default GPT-175B)\n"
-"  -g, --gpu NAME        GPU preset: A100 (default) or H100\n"
+"  -g, --gpu NAME        GPU preset: A100 (default), H100 or H200\n"
+"  -G, --gpu-calib FILE  GPU operator times measured by pim-gpucal in place\n"
+"                        of the roofline (data/gpu/); sets -g to its GPU\n"
+"  -R, --calib-report    print the roofline against FILE's measurements\n"
 "  -t, --trace NAME|FILE trace preset, or a CSV file\n"
 "                        (arrival_s,input_tokens,output_tokens)\n"
 "  -n, --requests N      requests of a generated trace (default 1000)\n"
@@ -110,6 +115,9 @@ static int run_one(struct sim_config *cfg, const char *fmt)
 		sim_print_json(stdout, &r, true);
 		printf("]\n");
 	} else {
+		if (cfg->gpu_calib)
+			sim_calib_line(stdout, cfg->gpu_calib, &cfg->sys.gpu,
+				       &cfg->model);
 		sim_print_table_header(stdout);
 		sim_print_table_row(stdout, &r);
 	}
@@ -122,6 +130,8 @@ int main(int argc, char **argv)
 		{ "system", required_argument, NULL, 's' },
 		{ "model", required_argument, NULL, 'm' },
 		{ "gpu", required_argument, NULL, 'g' },
+		{ "gpu-calib", required_argument, NULL, 'G' },
+		{ "calib-report", no_argument, NULL, 'R' },
 		{ "trace", required_argument, NULL, 't' },
 		{ "requests", required_argument, NULL, 'n' },
 		{ "seed", required_argument, NULL, 'S' },
@@ -137,12 +147,14 @@ int main(int argc, char **argv)
 	};
 	struct sim_config cfg;
 	const char *fmt = "table", *eval_dir = NULL, *tl_path = NULL;
+	struct gpu_calib *calib = NULL;
+	bool calib_report = false;
 	unsigned int jobs = 1;
 	char err[512];
 	int c, ret = 0;
 
 	sim_config_default(&cfg);
-	while (!ret && (c = getopt_long(argc, argv, "s:m:g:t:n:S:p:c:o:f:T:E:j:h",
+	while (!ret && (c = getopt_long(argc, argv, "s:m:g:G:Rt:n:S:p:c:o:f:T:E:j:h",
 					opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -153,6 +165,19 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			ret = set(&cfg, "gpu", optarg);
+			break;
+		case 'G':
+			gpu_calib_free(calib);
+			calib = NULL;
+			ret = gpu_calib_load(optarg, &calib, err, sizeof(err));
+			if (ret)
+				fprintf(stderr, "pimsim: %s\n", err);
+			else
+				ret = set(&cfg, "gpu", calib->preset);
+			cfg.gpu_calib = calib;
+			break;
+		case 'R':
+			calib_report = true;
 			break;
 		case 't':
 			ret = set_trace(&cfg, optarg);
@@ -198,31 +223,49 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			gpu_calib_free(calib);
 			return 0;
 		default:
 			usage(stderr);
+			gpu_calib_free(calib);
 			return 2;
 		}
 	}
-	if (ret)
-		return 2;
-	if (optind < argc) {
+	if (!ret && optind < argc) {
 		fprintf(stderr, "pimsim: unexpected argument '%s'\n",
 			argv[optind]);
+		ret = -EINVAL;
+	}
+	if (!ret && calib_report && !calib) {
+		fprintf(stderr, "pimsim: --calib-report needs --gpu-calib FILE\n");
+		ret = -EINVAL;
+	}
+	if (ret) {
+		gpu_calib_free(calib);
 		return 2;
 	}
-	if (eval_dir)
-		return sim_eval(eval_dir, jobs, cfg.requests) ? 1 : 0;
+	if (calib_report) {
+		sim_calib_report(stdout, calib, &cfg.sys.gpu);
+		gpu_calib_free(calib);
+		return 0;
+	}
+	if (eval_dir) {
+		ret = sim_eval(eval_dir, jobs, cfg.requests, calib);
+		gpu_calib_free(calib);
+		return ret ? 1 : 0;
+	}
 	if (tl_path) {
 		cfg.timeline = fopen(tl_path, "w");
 		if (!cfg.timeline) {
 			fprintf(stderr, "pimsim: %s: %s\n", tl_path,
 				strerror(errno));
+			gpu_calib_free(calib);
 			return 1;
 		}
 	}
 	ret = run_one(&cfg, fmt);
 	if (cfg.timeline)
 		fclose(cfg.timeline);
+	gpu_calib_free(calib);
 	return ret ? 1 : 0;
 }

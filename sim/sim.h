@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "gpu.h"
+#include "gpu_calib.h"
 #include "sched.h"
 
 /* Where decode attention runs. */
@@ -62,6 +63,8 @@ struct sim_config {
 	bool pim_exact;			/* no device-time interpolation */
 	bool one_batch;			/* L3 may fall back to one batch */
 	FILE *timeline;			/* per-iteration CSV, or NULL */
+	/* Measured GPU operator times in place of the roofline, or NULL. */
+	const struct gpu_calib *gpu_calib;
 };
 
 struct sim_result {
@@ -107,6 +110,22 @@ void sim_workload_free(struct sim_workload *w);
 /* engine.c */
 int sim_run(const struct sim_config *cfg, const struct sim_workload *w,
 	    struct sim_result *res);
+
+/* calib_report.c: the roofline against a calibration's measurements */
+struct sim_calib_err {
+	unsigned int n;
+	double median, max;	/* roofline / measured - 1: median, max |.| */
+};
+/* Over the rows of op (GC_NR_OPS: every op) of model m (NULL: all). */
+void sim_calib_err(const struct gpu_calib *c, const struct gpu_spec *hw,
+		   const struct gpu_model *m, unsigned int op,
+		   struct sim_calib_err *e);
+/* Every row, then per op a summary; the rows' models are presets. */
+void sim_calib_report(FILE *f, const struct gpu_calib *c,
+		      const struct gpu_spec *hw);
+/* One "# gpu: ..." line for a run's output. */
+void sim_calib_line(FILE *f, const struct gpu_calib *c,
+		    const struct gpu_spec *hw, const struct gpu_model *m);
 
 /* report.c */
 void sim_print_table_header(FILE *f);

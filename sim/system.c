@@ -117,6 +117,7 @@ void sim_config_default(struct sim_config *cfg)
 
 int sim_config_check(const struct sim_config *cfg, const char **why)
 {
+	static __thread char calib_why[256];
 	const struct sim_system *s = &cfg->sys;
 	const struct gpu_model *m = &cfg->model;
 	const char *bad = NULL;
@@ -148,6 +149,9 @@ int sim_config_check(const struct sim_config *cfg, const char **why)
 		bad = "requests must be 1..1000000";
 	else if ((s->kind == DEV_GPU) != (s->policy == SCHED_GPU_ONLY))
 		bad = "policy gpu-only goes with system gpu-only, and only there";
+	else if (cfg->gpu_calib && gpu_calib_check(cfg->gpu_calib, &s->gpu, m,
+						   calib_why, sizeof(calib_why)))
+		bad = calib_why;
 	if (why)
 		*why = bad;
 	return bad ? -EINVAL : 0;
