@@ -568,8 +568,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < n && !o.quiet; i++)
 		printf("demo: request %u: prompt %u, max_new %u\n", i + 1,
 		       r[i].prompt_len, r[i].max_new);
-	ret = configure(bus, s, &o);
-	ret = ret < 0 ? ret : add_requests(bus, s, r, n);
+	if (configure(bus, s, &o) < 0)
+		return 1;
+	ret = add_requests(bus, s, r, n);
 	t0 = client_now();
 	ret = ret < 0 ? ret : run_all(bus, s, &done);
 	sd_bus_message_unref(reply);
