@@ -294,23 +294,26 @@ static const char *check_accounting(const struct ev *ev, uint32_t n,
 	return NULL;
 }
 
-/* Every iteration's timeline; returns how many had both sides busy. */
-static int check_timelines(const char *s, const char *what,
-			   uint32_t *two_sub)
+/*
+ * Every iteration's timeline: NULL if all are sound, else what is not;
+ * *both counts iterations with both sides busy at once.
+ */
+static const char *check_timelines(const char *s, uint32_t *two_sub,
+				   uint32_t *both)
 {
 	static struct walls w[256];
 	static uint32_t subs[256];
 	struct ev ev[MAX_EV];
 	const char *bad = NULL;
-	uint32_t n = 0, nsub = 0, i, nev;
-	int ret, overlapped = 0;
+	uint32_t n = 0, i, nev;
+	int ret;
 
 	ret = get_walls(s, w, 256, &n);
 	ret = ret < 0 ? ret : get_subs(s, subs, 256);
-	tap_ok(ret >= 0 && n > 0, "%s: GetIterationTimes: %u records", what,
-	       n);
-	*two_sub = 0;
-	for (i = 0; i < n && !bad && ret >= 0; i++) {
+	if (ret < 0 || !n)
+		return "GetIterationTimes or GetIterations";
+	*two_sub = *both = 0;
+	for (i = 0; i < n && !bad; i++) {
 		if (w[i].iter != i || (i && w[i].start < w[i - 1].start +
 				       w[i - 1].wall)) {
 			bad = "iteration numbers or start times";
@@ -320,41 +323,52 @@ static int check_timelines(const char *s, const char *what,
 		bad = ret < 0 ? "GetTimeline" : check_order(ev, nev, subs[i]);
 		bad = bad ?: check_accounting(ev, nev, &w[i]);
 		*two_sub += subs[i] == 2;
-		overlapped += w[i].both > 0;
-		nsub = i;
+		*both += w[i].both > 0;
 	}
-	tap_ok(!bad, "%s: every timeline in dependency order, one stage at "
-	       "a time per side, figures as GetIterationTimes reports%s%s "
-	       "(iteration %u)", what, bad ? ": " : "", bad ?: "", nsub);
-	return bad ? -1 : overlapped;
+	return bad;
 }
+
+#define TIMELINE_OK	"every timeline in dependency order, one stage at a " \
+			"time per side, figures as GetIterationTimes reports"
 
 static void test_overlap(void)
 {
 	static uint32_t serial[NREQ][MAX_NEW], pingpong[NREQ][MAX_NEW];
-	uint32_t want[MAX_NEW], prompt[128], i, two_sub = 0;
+	uint32_t want[MAX_NEW], prompt[128], i, two_sub = 0, both = 0;
 	struct gpu_backend *gb = NULL;
 	char *s = new_session();
 	bool same = true, ref = true;
-	int ret, both;
+	const char *bad;
+	int ret, runs;
 
 	if (!tap_ok(s != NULL, "serving session"))
 		return;
 	ret = serve(s, false, "model", serial);
 	tap_ok(ret >= 0, "overlap off: %u requests served", NREQ);
-	both = check_timelines(s, "overlap off", &two_sub);
-	tap_ok(both == 0 && two_sub > 0, "overlap off: %u two-sub-batch "
+	bad = check_timelines(s, &two_sub, &both);
+	tap_ok(!bad, "overlap off: " TIMELINE_OK "%s%s", bad ? ": " : "",
+	       bad ?: "");
+	tap_ok(!bad && !both && two_sub, "overlap off: %u two-sub-batch "
 	       "iterations, never both sides busy at once", two_sub);
-	ret = serve(s, true, "measured", pingpong);
-	tap_ok(ret >= 0, "overlap on: %u requests served", NREQ);
-	both = check_timelines(s, "overlap on", &two_sub);
-	/* Ordering and accounting above; here only that the work overlapped. */
-	tap_ok(both > 0 && two_sub > 0, "overlap on: both sides busy at once "
-	       "in %d of the iterations (%u with two sub-batches)", both,
-	       two_sub);
+	/*
+	 * Whether the sides' stages meet in wall time is up to the kernel's
+	 * scheduler on a loaded machine: a few runs give it the chance.
+	 */
+	for (runs = 1; runs <= 5; runs++) {
+		ret = serve(s, true, "measured", pingpong);
+		bad = ret < 0 ? "serving" :
+		      check_timelines(s, &two_sub, &both);
+		if (bad || both)
+			break;
+	}
+	tap_ok(!bad, "overlap on: " TIMELINE_OK "%s%s", bad ? ": " : "",
+	       bad ?: "");
+	tap_ok(!bad && both && two_sub, "overlap on: both sides busy at once "
+	       "in %u iterations (%u with two sub-batches, run %d)", both,
+	       two_sub, runs);
 	for (i = 0; i < NREQ; i++)
 		same &= !memcmp(serial[i], pingpong[i], sizeof(serial[i]));
-	tap_ok(same, "overlap on and off give the same tokens");
+	tap_ok(ret >= 0 && same, "overlap on and off give the same tokens");
 	ret = pimd_cpu_backend_new(&pimd_tiny_model, 3, &gb);
 	for (i = 0; i < NREQ && !ret; i++) {
 		prompt_of(i, prompt);
