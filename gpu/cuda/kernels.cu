@@ -18,7 +18,10 @@
 /* matmul tiles: MM_R rows of w by MM_T rows of x, MM_K columns a step */
 #define MM_R		32
 #define MM_T		8
-#define MM_K		32
+#define MM_K		64
+#define MM_THREADS	(MM_R * MM_T)
+#define MM_WPT		(MM_R * MM_K / MM_THREADS)	/* w loads a thread */
+#define MM_XPT		(MM_T * MM_K / MM_THREADS)
 
 #define ROW_THREADS	256
 
@@ -137,8 +140,30 @@ cudaError_t kern_rmsnorm(const float *x, const float *g, uint32_t n,
 
 /*
  * Thread (r, t) of a block owns y[t0 + t][r0 + r]; each step stages MM_K
- * columns of MM_R rows of w and MM_T rows of x and adds them in order.
+ * columns of MM_R rows of w and MM_T rows of x and adds them in order,
+ * while the next step's operands are already being loaded.
  */
+__device__ static void matmul_load(const float *w, const float *x,
+				   uint32_t n, uint32_t rows, uint32_t cols,
+				   uint32_t r0, uint32_t t0, uint32_t k0,
+				   uint32_t lin, float *wr, float *xr)
+{
+	uint32_t j, i, kk;
+
+	for (j = 0; j < MM_WPT; j++) {
+		i = lin + j * MM_THREADS;
+		kk = k0 + i % MM_K;
+		wr[j] = r0 + i / MM_K < rows && kk < cols ?
+			w[(size_t)(r0 + i / MM_K) * cols + kk] : 0.0f;
+	}
+	for (j = 0; j < MM_XPT; j++) {
+		i = lin + j * MM_THREADS;
+		kk = k0 + i % MM_K;
+		xr[j] = t0 + i / MM_K < n && kk < cols ?
+			x[(size_t)(t0 + i / MM_K) * cols + kk] : 0.0f;
+	}
+}
+
 __global__ static void matmul_k(const float *w, const float *x,
 				const float *add, uint32_t n, uint32_t rows,
 				uint32_t cols, float *y)
@@ -146,23 +171,23 @@ __global__ static void matmul_k(const float *w, const float *x,
 	__shared__ float ws[MM_R][MM_K + 1], xs[MM_T][MM_K + 1];
 	uint32_t tr = threadIdx.x, tt = threadIdx.y;
 	uint32_t r0 = blockIdx.y * MM_R, t0 = blockIdx.x * MM_T;
-	uint32_t lin = tt * MM_R + tr, k0, k, i;
-	float acc = 0;
+	uint32_t lin = tt * MM_R + tr, k0, k, j, i;
+	float acc = 0, wr[MM_WPT], xr[MM_XPT];
 
+	matmul_load(w, x, n, rows, cols, r0, t0, 0, lin, wr, xr);
 	for (k0 = 0; k0 < cols; k0 += MM_K) {
-		for (i = lin; i < MM_R * MM_K; i += MM_R * MM_T) {
-			uint32_t rr = r0 + i / MM_K, kk = k0 + i % MM_K;
-
-			ws[i / MM_K][i % MM_K] = rr < rows && kk < cols ?
-				w[(size_t)rr * cols + kk] : 0.0f;
+		for (j = 0; j < MM_WPT; j++) {
+			i = lin + j * MM_THREADS;
+			ws[i / MM_K][i % MM_K] = wr[j];
 		}
-		for (i = lin; i < MM_T * MM_K; i += MM_R * MM_T) {
-			uint32_t row = t0 + i / MM_K, kk = k0 + i % MM_K;
-
-			xs[i / MM_K][i % MM_K] = row < n && kk < cols ?
-				x[(size_t)row * cols + kk] : 0.0f;
+		for (j = 0; j < MM_XPT; j++) {
+			i = lin + j * MM_THREADS;
+			xs[i / MM_K][i % MM_K] = xr[j];
 		}
 		__syncthreads();
+		if (k0 + MM_K < cols)
+			matmul_load(w, x, n, rows, cols, r0, t0, k0 + MM_K,
+				    lin, wr, xr);
 		for (k = 0; k < MM_K && k0 + k < cols; k++)
 			acc = __fadd_rn(acc, __fmul_rn(ws[tr][k], xs[tt][k]));
 		__syncthreads();
