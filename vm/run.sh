@@ -31,6 +31,8 @@ options:
   --append ARGS       extra kernel command line
   --kernel DIR        boot the debug kernel that vm/debug-kernel/build.sh
                       built in DIR (its bzImage, modules and release)
+  --systemd           the host's systemd is PID 1 of the guest and runs
+                      the command or suites as a unit (not with --shell)
   --env NAME=VALUE    set a variable in the guest (PIM_* of the caller's
                       environment are passed on by default)
   --shell             interactive: the terminal is the guest's (default
@@ -60,6 +62,7 @@ append=
 envs=()
 shell=
 kernel_dir=
+systemd=
 
 need_arg()
 {
@@ -79,6 +82,7 @@ while [ "$#" -gt 0 ]; do
 	--kernel)	need_arg "$@"; kernel_dir=$2; shift ;;
 	--suite)	need_arg "$@"; mode=suites; items+=("$2"); shift ;;
 	--shell)	shell=1 ;;
+	--systemd)	systemd=1 ;;
 	-h|--help)	usage; exit 0 ;;
 	--)		shift; break ;;
 	*)		die "unknown option '$1' (see --help)" ;;
@@ -102,6 +106,20 @@ if [ -n "$shell" ]; then
 	fi
 fi
 [ -n "$mode" ] || { usage >&2; exit 125; }
+if [ -n "$systemd" ]; then
+	[ -n "$shell" ] && die "--systemd runs a command or suites, not --shell"
+	[ -x /lib/systemd/systemd ] ||
+		die "--systemd: /lib/systemd/systemd not found (run scripts/setup.sh)"
+	# vm/init starts vm.target; the host's boot-time units that only
+	# cost time here (coldplug of every device, clock, crash store)
+	# are masked.
+	append="$append vm.systemd=1 systemd.unit=vm.target"
+	append="$append systemd.show_status=0"
+	for u in systemd-udev-trigger systemd-timesyncd systemd-pstore \
+		 systemd-firstboot systemd-repart; do
+		append="$append systemd.mask=$u.service"
+	done
+fi
 if [ -z "$timeout_s" ] && [ -z "$shell" ]; then
 	timeout_s=600
 fi
