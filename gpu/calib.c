@@ -87,7 +87,8 @@ void gpu_calib_shape(const struct gpu_model *m, enum gpu_calib_op op,
 		     double *flops, double *bytes)
 {
 	double d = m->head_dim, t = tokens, k, n;
-	double hq = ceil_div(m->heads, m->tp), hkv = ceil_div(m->kv_heads, m->tp);
+	double hq = ceil_div(m->heads, m->tp);
+	double hkv = ceil_div(m->kv_heads, m->tp);
 
 	switch (op) {
 	case GC_PREFILL_ATTN:

@@ -24,11 +24,11 @@
 #include "gpu.h"
 
 enum gpu_calib_op {
-	GC_QKV,			/* [T x h] x [h x (heads + 2 kv_heads) d / tp] */
+	GC_QKV,			/* [T x h] x [h x (heads + 2 kv) d / tp] */
 	GC_OUT_PROJ,		/* [T x h / tp] x [h / tp x h] */
 	GC_FFN_IN,		/* [T x h] x [h x (ffn_mats - 1) ffn / tp] */
 	GC_FFN_OUT,		/* [T x ffn / tp] x [ffn / tp x h] */
-	GC_LM_HEAD,		/* [T x h] x [h x vocab (padded to 64) / tp] */
+	GC_LM_HEAD,		/* [T x h] x [h x vocab (64-padded) / tp] */
 	GC_PREFILL_ATTN,	/* causal, chunk T after a prefix of ctx */
 	GC_DECODE_ATTN,		/* T requests of ctx tokens each */
 	GC_NR_OPS,

@@ -296,7 +296,8 @@ __global__ void softmax_kernel(const float *s, __half *p, uint64_t keys,
 	sum = block_reduce(sum, false, shm);
 	inv = 1.0f / sum;
 	for (i = threadIdx.x; i < keys; i += blockDim.x)
-		pr[i] = __float2half(i < seen ? __expf(sr[i] - mx) * inv : 0.0f);
+		pr[i] = __float2half(i < seen ? __expf(sr[i] - mx) * inv :
+					       0.0f);
 }
 
 extern "C" int gc_attn(uint64_t batch, uint32_t grp, uint64_t chunk,

@@ -106,7 +106,8 @@ static void test_parse_bad(void)
 		c = NULL;
 		err[0] = 0;
 		ret = load_text(bad[i].text, &c, err, sizeof(err));
-		tap_ok(ret == -EINVAL && !c && !strncmp(err, path, strlen(path)) &&
+		tap_ok(ret == -EINVAL && !c &&
+		       !strncmp(err, path, strlen(path)) &&
 		       strstr(err, bad[i].want),
 		       "bad file %u refused: %s", i, err);
 	}
@@ -246,7 +247,8 @@ static void test_interpolation(void)
 				      dec[k][0] * dec[k][1], 0, 1);
 		for (x = dec[k - 1][0] * dec[k - 1][1];
 		     x < dec[k][0] * dec[k][1]; x += 97) {
-			t = gpu_calib_op_time(c, hw, m, GC_DECODE_ATTN, x, 0, 1);
+			t = gpu_calib_op_time(c, hw, m, GC_DECODE_ATTN, x, 0,
+					      1);
 			if (t < (a < b ? a : b) || t > (a < b ? b : a))
 				between = false;
 		}
@@ -291,7 +293,8 @@ static void test_roofline_cross_check(void)
 		struct gpu_work w = {
 			.tokens = chunk + dec_n,
 			.out_tokens = dec_n + (chunk ? 1 : 0),
-			.prefill_pairs = chunk * prefix + chunk * (chunk + 1) / 2,
+			.prefill_pairs = chunk * prefix +
+					 chunk * (chunk + 1) / 2,
 			.prefill_kv = chunk ? prefix + chunk : 0,
 			.decode_ctx = k % 2 ? dec_n * ctx : 0,
 		};
