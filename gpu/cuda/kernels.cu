@@ -18,7 +18,7 @@
 /* matmul tiles: MM_R rows of w by MM_T rows of x, MM_K columns a step */
 #define MM_R		32
 #define MM_T		8
-#define MM_K		64
+#define MM_K		128
 #define MM_THREADS	(MM_R * MM_T)
 #define MM_WPT		(MM_R * MM_K / MM_THREADS)	/* w loads a thread */
 #define MM_XPT		(MM_T * MM_K / MM_THREADS)
@@ -109,32 +109,40 @@ cudaError_t kern_embed(const float *embed, const uint32_t *tok, uint32_t n,
 	return cudaGetLastError();
 }
 
-/* One block a row: thread 0 sums the squares in order, all scale. */
+/*
+ * One block a row: the row is staged in shared memory, thread 0 sums the
+ * squares in order, all threads scale.
+ */
 __global__ static void rmsnorm_k(const float *x, const float *g, uint32_t h,
 				 float *y)
 {
+	extern __shared__ float row[];
 	__shared__ float r;
 	const float *xr = x + (size_t)blockIdx.x * h;
 	float *yr = y + (size_t)blockIdx.x * h;
 	uint32_t i;
 
+	for (i = threadIdx.x; i < h; i += blockDim.x)
+		row[i] = xr[i];
+	__syncthreads();
 	if (threadIdx.x == 0) {
 		float ss = 0;
 
+#pragma unroll 16
 		for (i = 0; i < h; i++)
-			ss = __fadd_rn(ss, __fmul_rn(xr[i], xr[i]));
+			ss = __fadd_rn(ss, __fmul_rn(row[i], row[i]));
 		r = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(
 			__fdiv_rn(ss, (float)h), RMS_EPS)));
 	}
 	__syncthreads();
 	for (i = threadIdx.x; i < h; i += blockDim.x)
-		yr[i] = __fmul_rn(__fmul_rn(xr[i], r), g[i]);
+		yr[i] = __fmul_rn(__fmul_rn(row[i], r), g[i]);
 }
 
 cudaError_t kern_rmsnorm(const float *x, const float *g, uint32_t n,
 			 uint32_t h, float *y)
 {
-	rmsnorm_k<<<n, ROW_THREADS>>>(x, g, h, y);
+	rmsnorm_k<<<n, ROW_THREADS, h * sizeof(float)>>>(x, g, h, y);
 	return cudaGetLastError();
 }
 
@@ -188,8 +196,17 @@ __global__ static void matmul_k(const float *w, const float *x,
 		if (k0 + MM_K < cols)
 			matmul_load(w, x, n, rows, cols, r0, t0, k0 + MM_K,
 				    lin, wr, xr);
-		for (k = 0; k < MM_K && k0 + k < cols; k++)
-			acc = __fadd_rn(acc, __fmul_rn(ws[tr][k], xs[tt][k]));
+		if (k0 + MM_K <= cols) {
+			/* unrolled: the shared loads run ahead of the adds */
+#pragma unroll
+			for (k = 0; k < MM_K; k++)
+				acc = __fadd_rn(acc, __fmul_rn(ws[tr][k],
+							       xs[tt][k]));
+		} else {
+			for (k = 0; k0 + k < cols; k++)
+				acc = __fadd_rn(acc, __fmul_rn(ws[tr][k],
+							       xs[tt][k]));
+		}
 		__syncthreads();
 	}
 	if (r0 + tr < rows && t0 + tt < n) {

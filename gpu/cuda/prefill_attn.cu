@@ -27,6 +27,7 @@ __device__ static double score(const float *q, const uint16_t *k,
 	double dot = 0;
 	uint32_t d;
 
+#pragma unroll 8
 	for (d = 0; d < hd; d++)
 		dot = __dadd_rn(dot, __dmul_rn((double)q[d], kv_elem(kt, d)));
 	return __dmul_rn(dot, scale);
@@ -78,6 +79,8 @@ __global__ static void prefill_attn_k(const float *q, const uint16_t *k,
 		for (d = tid; d < hd; d += blockDim.x) {
 			double a = ah[d];
 
+			/* unrolled: V loads run ahead of the dependent adds */
+#pragma unroll 8
 			for (t = 0; t < cnt; t++)
 				a = __dadd_rn(a, __dmul_rn(p[t], kv_elem(vh,
 					(size_t)(t0 + t) * stride + d)));
