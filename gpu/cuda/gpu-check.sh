@@ -44,7 +44,8 @@ run() {
 	fi
 
 	step "tools"
-	NVCC=${NVCC:-$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null || true)}
+	NVCC=${NVCC:-$(command -v nvcc ||
+		ls /usr/local/cuda/bin/nvcc 2>/dev/null || true)}
 	if [ -z "$NVCC" ]; then
 		echo "gpu-check: nvcc not found (set NVCC=/path/to/nvcc)"
 		return 1
@@ -59,7 +60,8 @@ run() {
 	cc --version | head -n 1
 
 	step "build (make: only the GPU side's targets)"
-	local tests="build/tests/gpu/test_cpu_backend build/tests/gpu/test_cpu_reference build/tests/gpu/test_cuda_backend"
+	local t=build/tests/gpu
+	local tests="$t/test_cpu_backend $t/test_cpu_reference $t/test_cuda_backend"
 	make -j"$(nproc)" NVCC="$NVCC" build/libpimgpu-cuda.so $tests \
 		build/gpu/cuda/bench_cuda || return 1
 

@@ -147,7 +147,7 @@ static void test_ops(const struct gpu_model *m, struct gpu_backend *cpu,
 			diff_add(&dq, gq, q, n * qd);
 			diff_add(&dq, gk, k, n * kd);
 			diff_add(&dq, gv, v, n * kd);
-			/* q stands in for attention: the same shape and scale */
+			/* q stands in for attention: same shape and scale */
 			memcpy(gx, x, n * h * 4);
 			ret = ret ?: cpu->ops->post_attn(cpu, l, x, q, n) ?:
 			      gpu->ops->post_attn(gpu, l, gx, q, n);
@@ -211,7 +211,8 @@ static void test_prefill_attn(const struct gpu_model *m,
 	for (i = 0; i < ARRAY_SIZE(shapes) && !ret; i++) {
 		uint32_t ctx = shapes[i][0], ntok = shapes[i][1];
 		size_t total = ctx + ntok, e, j, d;
-		float *q = xmalloc(ntok * qd * 4), *out = xmalloc(ntok * qd * 4);
+		float *q = xmalloc(ntok * qd * 4);
+		float *out = xmalloc(ntok * qd * 4);
 		uint16_t *k = xmalloc(total * kd * 2);
 		uint16_t *v = xmalloc(total * kd * 2);
 
@@ -226,7 +227,7 @@ static void test_prefill_attn(const struct gpu_model *m,
 		for (j = 0; j < ntok && !ret; j++) {
 			ref_attn(&rs, k, v, ctx + j + 1, q + j * qd, scale,
 				 want);
-			/* the op returns floats: compare with the rounded ref */
+			/* the op returns floats: compare with ref rounded */
 			for (d = 0; d < qd; d++, values++) {
 				want[d] = (float)want[d];
 				differ += f32_to_bits(out[j * qd + d]) !=
@@ -403,6 +404,18 @@ static void test_loader_errors(void)
 	       strstr(why, "build/no-such-dir/libpimgpu-cuda.so"),
 	       "missing plugin: %d, why \"%s\"", ret, why ?: "(null)");
 
+	/* empty: the installed plugin, $(PREFIX)/lib/pim/ */
+	setenv(GPU_CUDA_PLUGIN_ENV, "", 1);
+	ret = gpu_cuda_backend_new(&tiny, 1, &b, &why);
+	tap_ok(ret == -ENOENT ?
+	       strstr(why, "lib/pim/libpimgpu-cuda.so") != NULL :
+	       ret == -ENODEV || (!ret && b),
+	       "PIM_CUDA_PLUGIN empty: the installed plugin: %d, why \"%s\"",
+	       ret, why ?: "(null)");
+	if (!ret)
+		gpu_backend_destroy(b);
+	b = NULL;
+
 	fd = mkstemp(junk);
 	if (fd >= 0) {
 		(void)!write(fd, "not an ELF file\n", 16);
@@ -434,7 +447,7 @@ static void test_loader_errors(void)
 	free(saved);
 }
 
-#define LOADER_TESTS	5
+#define LOADER_TESTS	6
 #define GPU_TESTS	(ARRAY_SIZE(models) * (OP_TESTS + 1 + GEN_PROMPTS))
 
 int main(void)
