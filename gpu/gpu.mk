@@ -40,7 +40,7 @@ ifneq ($(NVCC),)
 USER_BINS	+= $(CUDA_PLUGIN)
 
 $(BUILD)/gpu/cuda/%.cu.o: gpu/cuda/%.cu gpu/cuda/kernels.cuh \
-		gpu/cuda/pimgpu_cuda_abi.h
+		gpu/cuda/glibc_expf.cuh gpu/cuda/pimgpu_cuda_abi.h
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
@@ -56,6 +56,16 @@ install-cuda-plugin: $(CUDA_PLUGIN)
 	install -m 0755 $(CUDA_PLUGIN) $(DESTDIR)$(CUDA_PLUGIN_DIR)/
 
 INSTALL_TARGETS	+= install-cuda-plugin
+
+# TAP: the GPU's expf against the host's on all 2^32 inputs (skips
+# without a GPU).
+GPU_EXPF_CHECK	:= $(BUILD)/gpu/cuda/expf_check
+
+$(GPU_EXPF_CHECK): gpu/cuda/expf_check.cu gpu/cuda/glibc_expf.cuh
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -Xcompiler -fopenmp -o $@ $< -lgomp
+
+HOST_TESTS	+= $(GPU_EXPF_CHECK)
 endif
 
 # ---- tests (tests/gpu/) and the CUDA benchmark ----

@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # gpu/cuda/gpu-check.sh OUTDIR - the CUDA backend's whole check on a GPU
-# machine, run from the repository root: shows the GPU, builds the plugin,
-# the test and the benchmark with this machine's nvcc and cc (only
+# machine, run from the repository root. It shows the GPU; builds the
+# plugin, the tests and the benchmark with this machine's nvcc and cc (only
 # build/libpimgpu.a, -lm and -ldl are linked: no liburing, libudev or
-# libsystemd needed), runs the CPU backend tests, the CUDA backend test and
-# the benchmark, and writes everything to OUTDIR/cuda-check.log, the
-# benchmark lines also to OUTDIR/bench-cuda.txt. Exit status 0 when every
-# test passed.
+# libsystemd needed); runs the CPU backend tests, the CUDA backend test,
+# the exhaustive expf check and the benchmark. Everything goes to
+# OUTDIR/cuda-check.log, the benchmark lines also to OUTDIR/bench-cuda.txt.
+# Exit status 0 when every test passed.
 set -euo pipefail
 
 usage() {
@@ -61,7 +61,8 @@ run() {
 
 	step "build (make: only the GPU side's targets)"
 	local t=build/tests/gpu
-	local tests="$t/test_cpu_backend $t/test_cpu_reference $t/test_cuda_backend"
+	local tests="$t/test_cpu_backend $t/test_cpu_reference $t/test_cuda_backend
+		build/gpu/cuda/expf_check"
 	make -j"$(nproc)" NVCC="$NVCC" build/libpimgpu-cuda.so $tests \
 		build/gpu/cuda/bench_cuda || return 1
 

@@ -4,7 +4,7 @@
  * (gpu/cpu_backend.c) operation for operation, so results are bit for bit
  * the same. Every sum runs in index order in one thread, every operation
  * is an explicitly rounded intrinsic (no FMA contraction), and expf is
- * glibc's algorithm (see kernels.cu). Launchers return the launch's
+ * glibc's algorithm (glibc_expf.cuh). Launchers return the launch's
  * cudaError_t; pointers are device memory, sizes are the model's.
  */
 #ifndef PIMGPU_CUDA_KERNELS_CUH
@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cuda_runtime.h>
 
-/* Uploads the expf table (once per process); before any swiglu. */
+/* Uploads glibc_expf's table; before any swiglu. */
 cudaError_t kern_init(void);
 
 /* x[i] = embed[tok[i]], n rows of h. */
