@@ -54,6 +54,7 @@ all: userspace module
 -include sched/sched.mk
 -include daemon/daemon.mk
 -include sim/sim.mk
+-include tests/systemd/systemd.mk
 -include gpu/calib/calib.mk
 
 userspace: $(USER_BINS)
