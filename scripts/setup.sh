@@ -4,7 +4,9 @@
 # Prepare a Debian 12 machine to build, test, benchmark and demo the project:
 # install the Debian packages (skipped when all are present), then fetch the
 # guest kernel the QEMU tests boot into build/vm/ (skipped when present).
-# Runs as root, or through sudo.
+# The debug guest kernel (vm/debug-kernel/build.sh) is built by make check
+# itself when its cache is empty; its source and build dependencies are
+# installed here. Runs as root, or through sudo.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -15,6 +17,7 @@ PKGS=(
 	liburing-dev libudev-dev libsystemd-dev udev dbus systemd
 	scdoc gnuplot-nox valgrind
 	linux-headers-amd64
+	linux-source-6.1 libssl-dev
 )
 
 die()

@@ -2,16 +2,22 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # vm/check.sh check SUITE...	make check-vm: the harness's own host test,
-#				then every SUITE in each guest configuration
+#				then every SUITE in each of Debian's kernel's
+#				three configurations, VM_SYSTEMD_SUITES in a
+#				guest with systemd as PID 1, and, when
+#				VM_DEBUG_KERNEL is set, VM_DEBUG_SUITES on the
+#				debug kernel
 # vm/check.sh bench SUITE...	make bench-vm: every SUITE in one guest
-# vm/check.sh check-debug SUITE...
-#				make check-debug: every SUITE in one boot of
-#				the debug kernel in VM_DEBUG_KERNEL
+# vm/check.sh check-debug	make check-debug: the debug kernel's
+#				configuration alone
 #
 # Passes all TAP through and ends, for check, with one "N passed, N failed"
 # line (scripts/run-tap.sh's counting rules). Environment: VM_MEMMAP
 # (default 256M$1G), VM_MEM (2G), VM_TIMEOUT (per boot, 420 s),
-# VM_SUITE_TIMEOUT (per suite, 240 s); PIM_* variables reach the guest.
+# VM_SUITE_TIMEOUT (per suite, 240 s); the debug kernel's configuration:
+# VM_DEBUG_KERNEL (build.sh's cache directory), VM_DEBUG_KO (the module
+# built against it), VM_DEBUG_SUITES (blank-separated); PIM_* variables
+# reach the guest.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd -P)
@@ -36,18 +42,41 @@ check|bench|check-debug)	;;
 		exit 2 ;;
 esac
 
-suites=()
+# suite_opts ARRAY SUITE...: --suite options for vm/run.sh.
+suite_opts()
+{
+	local -n opts=$1
+	local s
+
+	shift
+	opts=()
+	for s in "$@"; do
+		[ -x "$s" ] || die "suite $s is missing or not executable"
+		opts+=(--suite "$s")
+	done
+}
+
+suite_opts suites "$@"
+# shellcheck disable=SC2086 # blank-separated lists from make
+suite_opts sd_suites ${VM_SYSTEMD_SUITES:-}
+# shellcheck disable=SC2086
+suite_opts debug_suites ${VM_DEBUG_SUITES:-}
 own=0
 for s in "$@"; do
-	[ -x "$s" ] || die "suite $s is missing or not executable"
-	suites+=(--suite "$s")
 	[[ "$s" == tests/vm/* ]] && own=$((own + 1))
 done
 if [ "$what" = bench ] && [ $# -eq 0 ]; then
 	die "no guest benchmarks: VM_BENCH_SUITES is empty"
 fi
-if [ "$what" != bench ] && [ $# -eq "$own" ]; then
+if [ "$what" = check ] && [ $# -eq "$own" ]; then
 	die "no guest suites: VM_SUITES holds only the harness's own tests (tests/vm/); the driver's suites come from tests/*/ fragments"
+fi
+if [ "$what" = check-debug ] || [ -n "${VM_DEBUG_KERNEL:-}" ]; then
+	[ -n "${VM_DEBUG_KERNEL:-}" ] || die "VM_DEBUG_KERNEL is not set"
+	[ -f "${VM_DEBUG_KO:-}" ] ||
+		die "VM_DEBUG_KO '${VM_DEBUG_KO:-}' is not the debug kernel's pim.ko"
+	[ "${#debug_suites[@]}" -gt 0 ] ||
+		die "no guest suites for the debug kernel: VM_DEBUG_SUITES is empty"
 fi
 
 log=$(mktemp)
@@ -84,14 +113,20 @@ if [ "$what" = bench ]; then
 	exit
 fi
 
+# The debug kernel: KASAN and lockdep make the guest several times slower.
+debug_config()
+{
+	step "$1 (debug kernel, memmap $memmap, default CPU)" \
+		env PIM_KO="$VM_DEBUG_KO" \
+		vm/run.sh --mem "$mem" --timeout $((4 * ${VM_TIMEOUT:-420})) \
+		--suite-timeout $((3 * ${VM_SUITE_TIMEOUT:-240})) \
+		--kernel "$VM_DEBUG_KERNEL" --memmap "$memmap" \
+		"${debug_suites[@]}"
+}
+
 t0=$(now)
 if [ "$what" = check-debug ]; then
-	# KASAN and lockdep make the guest several times slower.
-	step "debug kernel (memmap $memmap, default CPU)" \
-		vm/run.sh --mem "$mem" --timeout $((3 * ${VM_TIMEOUT:-420})) \
-		--suite-timeout $((3 * ${VM_SUITE_TIMEOUT:-240})) \
-		--kernel "${VM_DEBUG_KERNEL:?}" --memmap "$memmap" \
-		"${suites[@]}"
+	debug_config "debug config"
 else
 	step "harness test" tests/vm/harness-test.sh
 	step "config 1 (memmap $memmap, default CPU)" \
@@ -101,6 +136,16 @@ else
 	step "config 3 (memmap $memmap, CPU max,-erms)" \
 		vm/run.sh "${run_opts[@]}" --memmap "$memmap" \
 		--cpu max,-erms "${suites[@]}"
+	if [ "${#sd_suites[@]}" -gt 0 ]; then
+		step "config 4 (systemd as PID 1, memmap $memmap)" \
+			vm/run.sh "${run_opts[@]}" --systemd \
+			--memmap "$memmap" "${sd_suites[@]}"
+	fi
+	if [ -n "${VM_DEBUG_KERNEL:-}" ]; then
+		debug_config "config 5"
+	else
+		echo "# vm: debug kernel's configuration left out (DEBUG_KERNEL=0)"
+	fi
 fi
 printf '# vm: check-vm: %.1f s\n' "$(echo "$(now) - $t0" | bc)"
 

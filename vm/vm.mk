@@ -30,6 +30,23 @@ $(VM_WARN_KO): tests/vm/warnmod/vm_warn.c tests/vm/warnmod/Kbuild
 	cp $^ $(VM_WARN_DIR)/
 	$(MAKE) -C $(KDIR) M=$(abspath $(VM_WARN_DIR)) W=1 modules
 
+# The debug kernel (vm/debug-kernel/: KASAN, lockdep, UBSAN, kmemleak,
+# fault injection) is a configuration of check-vm unless DEBUG_KERNEL=0;
+# it is built once into a cache outside the checkout (about 11-20 min on
+# two cores), and the module against it from a copy of its sources under
+# build/. It runs every suite but the harness's self-test, which insists
+# on Debian's kernel.
+DEBUG_KERNEL	?= 1
+DEBUG_KDIR_CACHE := $(shell vm/debug-kernel/build.sh --print-dir)
+PIM_DEBUG_DIR	:= $(BUILD)/kmod-debug
+PIM_DEBUG_KO	:= $(PIM_DEBUG_DIR)/pim.ko
+PIM_DEBUG_SRCS	:= Kbuild $(wildcard kmod/*.[ch] dm/*.[ch] dm/Kbuild.inc) \
+		   include/uapi/linux/pim.h
+VM_DEBUG_SUITES	= $(filter-out tests/vm/%,$(VM_SUITES))
+VM_DEBUG_ENV	= VM_DEBUG_KERNEL=$(DEBUG_KDIR_CACHE) \
+		  VM_DEBUG_KO=$(abspath $(PIM_DEBUG_KO)) \
+		  VM_DEBUG_SUITES='$(VM_DEBUG_SUITES)'
+
 # The guest kernel is fetched again after make clean (no root needed).
 # Fragments included after this one still add to VM_DEPS, so build the
 # dependencies in a sub-make, which sees every fragment.
@@ -38,10 +55,19 @@ check-vm:
 		echo "check-vm: PIM_KO is not set: kmod/kmod.mk (the module's build) is missing" >&2; \
 		exit 1; \
 	fi
+	@case "$(DEBUG_KERNEL)" in 0|1) ;; *) \
+		echo "check-vm: DEBUG_KERNEL=$(DEBUG_KERNEL): want 1 (run the debug kernel's configuration) or 0" >&2; \
+		exit 1 ;; \
+	esac
 	@vm/fetch-kernel.sh
-	@$(MAKE) --no-print-directory module $(VM_DEPS) $(VM_WARN_KO)
+	@if [ "$(DEBUG_KERNEL)" = 1 ]; then vm/debug-kernel/build.sh >/dev/null; fi
+	@$(MAKE) --no-print-directory module $(VM_DEPS) $(VM_WARN_KO) \
+		$(if $(filter 1,$(DEBUG_KERNEL)),$(PIM_DEBUG_KO))
 	@$(VM_ENV) PIM_KO=$(abspath $(PIM_KO)) \
-		VM_WARN_KO=$(abspath $(VM_WARN_KO)) vm/check.sh check $(VM_SUITES)
+		VM_WARN_KO=$(abspath $(VM_WARN_KO)) \
+		VM_SYSTEMD_SUITES='$(VM_SYSTEMD_SUITES)' \
+		$(if $(filter 1,$(DEBUG_KERNEL)),$(VM_DEBUG_ENV)) \
+		vm/check.sh check $(VM_SUITES)
 
 bench-vm:
 	@if [ -z "$(PIM_KO)" ]; then \
@@ -52,15 +78,6 @@ bench-vm:
 	@$(MAKE) --no-print-directory module $(VM_DEPS)
 	@$(VM_ENV) PIM_KO=$(abspath $(PIM_KO)) \
 		vm/check.sh bench $(VM_BENCH_SUITES)
-
-# The debug kernel (vm/debug-kernel/: KASAN, lockdep, UBSAN, kmemleak,
-# fault injection), built once into a cache outside the checkout, and the
-# module built against it from a copy of its sources under build/.
-DEBUG_KDIR_CACHE := $(shell vm/debug-kernel/build.sh --print-dir)
-PIM_DEBUG_DIR	:= $(BUILD)/kmod-debug
-PIM_DEBUG_KO	:= $(PIM_DEBUG_DIR)/pim.ko
-PIM_DEBUG_SRCS	:= Kbuild $(wildcard kmod/*.[ch] dm/*.[ch] dm/Kbuild.inc) \
-		   include/uapi/linux/pim.h
 
 .PHONY: debug-kernel check-debug
 debug-kernel:
@@ -77,13 +94,9 @@ $(PIM_DEBUG_KO): $(PIM_DEBUG_SRCS) $(DEBUG_KDIR_CACHE)/done
 $(DEBUG_KDIR_CACHE)/done:
 	vm/debug-kernel/build.sh >/dev/null
 
-# The guest suites (less the harness's self-test, which expects Debian's
-# kernel) in one boot of the debug kernel; the kernel-log scan covers
-# KASAN, UBSAN, lockdep and kmemleak reports.
+# The debug kernel's configuration of check-vm alone.
 check-debug:
 	@vm/fetch-kernel.sh
 	@vm/debug-kernel/build.sh >/dev/null
 	@$(MAKE) --no-print-directory module $(VM_DEPS) $(PIM_DEBUG_KO)
-	@$(VM_ENV) PIM_KO=$(abspath $(PIM_DEBUG_KO)) \
-		VM_DEBUG_KERNEL=$(DEBUG_KDIR_CACHE) \
-		vm/check.sh check-debug $(filter-out tests/vm/%,$(VM_SUITES))
+	@$(VM_ENV) $(VM_DEBUG_ENV) vm/check.sh check-debug
