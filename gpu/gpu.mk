@@ -80,11 +80,21 @@ $(BUILD)/tests/gpu/%.o: CPPFLAGS += -Igpu
 $(GPU_CPU_TESTS): $(BUILD)/tests/gpu/%: $(BUILD)/tests/gpu/%.o $(GPU_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lm
 
+# A plugin of another ABI version, for the test's loader checks.
+GPU_ABI_MISMATCH := $(BUILD)/gpu/cuda/abi-mismatch-plugin.so
+
+$(GPU_ABI_MISMATCH): gpu/cuda/abi_mismatch_plugin.c \
+		gpu/cuda/pimgpu_cuda_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared -o $@ $<
+
 # They find the plugin next to themselves in build/ (PIM_CUDA_PLUGIN
 # overrides): build it first where it can be built.
 $(GPU_CUDA_TEST) $(GPU_CUDA_BENCH): %: %.o $(GPU_LIB) | \
 		$(if $(NVCC),$(CUDA_PLUGIN))
 	$(CC) $(LDFLAGS) -o $@ $^ -lm -ldl
+
+$(GPU_CUDA_TEST): | $(GPU_ABI_MISMATCH)
 
 HOST_TESTS	+= $(GPU_CPU_TESTS) $(GPU_CUDA_TEST)
 BENCHES		+= $(GPU_CUDA_BENCH)

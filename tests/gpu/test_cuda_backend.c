@@ -4,7 +4,7 @@
  * backend it must reproduce.
  *
  * Everywhere: the loader's errors (bad model, missing plugin, a file that
- * is not a plugin). With the plugin and a GPU: embed, qkv, post_attn and
+ * is not a plugin, a plugin of another ABI version). With the plugin and a GPU: embed, qkv, post_attn and
  * next_token on a tiny and a larger model, several batch sizes and
  * positions, must be bit for bit the CPU backend's (every differing value
  * is counted and its distance in ulp reported); prefill_attn within 1e-12
@@ -385,6 +385,7 @@ static void test_loader_errors(void)
 {
 	const char *env = getenv(GPU_CUDA_PLUGIN_ENV), *why = NULL;
 	char junk[] = "/tmp/test_cuda_backend.XXXXXX", *saved = NULL;
+	char dir[PATH_MAX], path[PATH_MAX + 64];
 	struct gpu_model bad = tiny;
 	struct gpu_backend *b = NULL;
 	Dl_info info;
@@ -440,6 +441,19 @@ static void test_loader_errors(void)
 		tap_skip("dladdr cannot name libm");
 	}
 
+	/* a plugin of another ABI version: refused, nothing in it called */
+	if (!cuda_build_dir(dir)) {
+		snprintf(path, sizeof(path),
+			 "%s/gpu/cuda/abi-mismatch-plugin.so", dir);
+		setenv(GPU_CUDA_PLUGIN_ENV, path, 1);
+		ret = gpu_cuda_backend_new(&tiny, 1, &b, &why);
+		tap_ok(ret == -ENOEXEC && !b && why && strstr(why, "ABI"),
+		       "a plugin of another ABI: %d, why \"%s\"", ret,
+		       why ?: "(null)");
+	} else {
+		tap_skip("cannot find build/ from /proc/self/exe");
+	}
+
 	if (saved)
 		setenv(GPU_CUDA_PLUGIN_ENV, saved, 1);
 	else
@@ -447,7 +461,7 @@ static void test_loader_errors(void)
 	free(saved);
 }
 
-#define LOADER_TESTS	6
+#define LOADER_TESTS	7
 #define GPU_TESTS	(ARRAY_SIZE(models) * (OP_TESTS + 1 + GEN_PROMPTS))
 
 int main(void)
