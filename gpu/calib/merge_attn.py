@@ -2,14 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 """Put fused attention times in place of pim-gpucal's unfused ones.
 
-    merge_attn.py GEMMS.tsv ATTN.tsv -o OUT.tsv
+    merge_attn.py GEMMS.tsv ATTN.tsv -o OUT.tsv [--pick faster|fused]
 
 GEMMS.tsv is pim-gpucal's file (cuBLAS GEMMs, unfused attention),
 ATTN.tsv attn_sdpa.py's (fused attention). OUT.tsv gets GEMMS.tsv's
-header and GEMM rows, then ATTN.tsv's attention rows, with ATTN.tsv's
-header lines as "attn_" keys. Both files must calibrate the same preset
-on the same GPU, and ATTN.tsv must hold exactly GEMMS.tsv's attention
-shapes with the same work, flops and bytes: nothing is lost or invented.
+header and GEMM rows, then the attention rows, with ATTN.tsv's header
+lines as "attn_" keys. Each attention row is, with --pick faster (the
+default), the one of the two files with the smaller median: the fastest
+kernel measured at that shape, as a serving engine picks its kernels;
+with --pick fused, ATTN.tsv's. A header line lists the rows taken from
+GEMMS.tsv. Both files must calibrate the same preset on the same GPU,
+and ATTN.tsv must hold exactly GEMMS.tsv's attention shapes with the
+same work, flops and bytes: nothing is lost or invented.
 """
 import argparse
 import os
@@ -62,7 +66,7 @@ def value(head, key, path):
     raise Bad("%s: no '# %s:' line" % (path, key))
 
 
-def merge(gemms, attn, gemm_path, attn_path):
+def merge(gemms, attn, gemm_path, attn_path, pick):
     gh, gr = gemms
     ah, ar = attn
     for key in ("preset", "gpu"):
@@ -92,19 +96,31 @@ def merge(gemms, attn, gemm_path, attn_path):
     if missing:
         raise Bad("%s lacks %d of %s's attention rows, first %s" %
                   (attn_path, len(missing), gemm_path, " ".join(missing[0])))
+    rows, kept = [], {}
+    for f, _ in ar:
+        u = want[tuple(f[:5])]
+        if pick == "faster" and float(u[8]) < float(f[8]):
+            f = u
+            s = "%s %s tp %s" % tuple(f[:3])
+            kept[s] = kept.get(s, "") + " %sx%s" % (f[3], f[4])
+        rows.append(f)
     out = []
     for k, v in gh:
         if k == "attention":
-            v = ("fused, from attn_sdpa.py (the attn_ lines); pim-gpucal's "
-                 "unfused rows were: " + v)
+            v = ("from attn_sdpa.py (the attn_ lines) or, where 'unfused' "
+                 "says, pim-gpucal's: " + v)
         out.append("# %s: %s" % (k, v))
-    out.append("# merged: GEMM rows from pim-gpucal (cuBLAS), prefill_attn "
-               "and decode_attn rows from attn_sdpa.py (gpu/calib/"
-               "merge_attn.py)")
+    out.append("# merged: GEMM rows from pim-gpucal (cuBLAS); prefill_attn "
+               "and decode_attn rows (gpu/calib/merge_attn.py --pick %s) %s"
+               % (pick, "the faster of pim-gpucal's unfused and "
+                  "attn_sdpa.py's fused median at each shape"
+                  if pick == "faster" else "from attn_sdpa.py"))
+    out.append("# unfused: %s" % ("; ".join(s + ":" + kept[s]
+                                            for s in kept) or "none"))
     out += ["# attn_%s: %s" % (k, v) for k, v in ah if k != "preset"]
     out.append(COLUMNS)
     out += ["\t".join(f) for f, _ in gr if f[0] not in ATTN_OPS]
-    out += ["\t".join(f) for f, _ in ar]
+    out += ["\t".join(f) for f in rows]
     return "\n".join(out) + "\n"
 
 
@@ -117,10 +133,14 @@ def main(argv):
     p.add_argument("attn", help="attn_sdpa.py's data file")
     p.add_argument("-o", "--output", required=True,
                    help="the merged data file")
+    p.add_argument("--pick", choices=("faster", "fused"), default="faster",
+                   help="each attention row from the faster file "
+                        "(default), or all from ATTN")
     a = p.parse_args(argv)
     tmp = "%s.tmp.%d" % (a.output, os.getpid())
     try:
-        text = merge(read(a.gemms), read(a.attn), a.gemms, a.attn)
+        text = merge(read(a.gemms), read(a.attn), a.gemms, a.attn,
+                     a.pick)
         with open(tmp, "w") as f:
             f.write(text)
         os.rename(tmp, a.output)
