@@ -3,7 +3,8 @@
  * Measured GPU times (gpu/gpu_calib.h): the data file parser and its
  * errors, interpolation, a cross-check against the roofline (a file made
  * of roofline times must give gpu_roofline_time() back, and the same
- * simulation), the shape check, and pimsim's calibration options.
+ * simulation), the shape check, pimsim's calibration options, and the
+ * committed H200 data files.
  */
 #include <errno.h>
 #include <math.h>
@@ -442,6 +443,97 @@ static void test_cli(void)
 	tap_ok(rc == 0, "--calib-report on a good file: exit %d", rc);
 }
 
+/* The row of c with r's key, or NULL. */
+static const struct gpu_calib_row *find_row(const struct gpu_calib *c,
+					    const struct gpu_calib_row *r)
+{
+	size_t i;
+
+	for (i = 0; i < c->nr; i++) {
+		const struct gpu_calib_row *q = &c->row[i];
+
+		if (q->op == r->op && q->tp == r->tp &&
+		    q->tokens == r->tokens && q->ctx == r->ctx &&
+		    !strcmp(q->model, r->model))
+			return q;
+	}
+	return NULL;
+}
+
+/*
+ * The committed H200 files (data/gpu/): the merged one and pim-gpucal's
+ * load and cover every model; attn_sdpa.py's attention rows have the
+ * shapes' flops; each merged attention row is the faster of the other
+ * two (gpu/calib/merge_attn.py --pick faster).
+ */
+static void test_data_files(void)
+{
+	static const char *const name[] = { "data/gpu/h200.tsv",
+		"data/gpu/h200-unfused-attn.tsv",
+		"data/gpu/h200-sdpa-attn.tsv" };
+	const struct gpu_spec *h200 = gpu_spec_find("H200");
+	struct gpu_calib *c[3] = { NULL };
+	unsigned int i, j, bad = 0, nattn = 0;
+	char err[256];
+	int ret;
+
+	if (access(name[0], R_OK)) {
+		tap_skip("%s not found (run from the repository root)",
+			 name[0]);
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		ret = gpu_calib_load(name[i], &c[i], err, sizeof(err));
+		if (!tap_ok(!ret, "%s loads%s%s", name[i], ret ? ": " : "",
+			    ret ? err : ""))
+			goto out;
+	}
+	for (i = 0; i < 2; i++) {
+		for (j = 0; gpu_model_at(j); j++) {
+			if (!gpu_calib_check(c[i], h200, gpu_model_at(j), err,
+					     sizeof(err)))
+				continue;
+			tap_diag("%s", err);
+			bad++;
+		}
+		tap_ok(!bad, "%s holds every operator of every model", name[i]);
+	}
+	for (i = 0; i < c[2]->nr; i++) {
+		const struct gpu_calib_row *r = &c[2]->row[i];
+		const struct gpu_model *m = gpu_model_find(r->model);
+		double w, fl, by;
+
+		if (!m || r->tp != m->tp ||
+		    (r->op != GC_PREFILL_ATTN && r->op != GC_DECODE_ATTN)) {
+			bad++;
+			continue;
+		}
+		gpu_calib_shape(m, r->op, r->tokens, r->ctx, &w, &fl, &by);
+		bad += w != r->work || fl != r->flops || by != r->bytes;
+	}
+	tap_ok(!bad && c[2]->nr == 60,
+	       "%s: 60 attention rows with gpu_calib_shape()'s work, flops and bytes (%u bad)",
+	       name[2], bad);
+	for (i = 0; i < c[0]->nr; i++) {
+		const struct gpu_calib_row *r = &c[0]->row[i], *u, *f;
+
+		if (r->op != GC_PREFILL_ATTN && r->op != GC_DECODE_ATTN)
+			continue;
+		nattn++;
+		u = find_row(c[1], r);
+		f = find_row(c[2], r);
+		bad += !u || !f ||
+		       r->seconds != (f->seconds <= u->seconds ? f->seconds :
+				      u->seconds);
+	}
+	tap_ok(!bad && nattn == 60,
+	       "%s: each of its %u attention rows is the faster of the unfused and fused medians",
+	       name[0], nattn);
+out:
+	for (i = 0; i < 3; i++)
+		gpu_calib_free(c[i]);
+}
+
 int main(void)
 {
 	int fd;
@@ -460,6 +552,7 @@ int main(void)
 	test_sim_cross_check();
 	test_check_errors();
 	test_cli();
+	test_data_files();
 	unlink(path);
 	return tap_done();
 }
