@@ -136,7 +136,7 @@ done
 
 # gpu-calib.sh, re-doing only the fused half, with a stand-in nvidia-smi
 # (one clock sample a call) and a python whose attn_sdpa.py writes the
-# committed fused rows.
+# committed fused rows, after a second for the clock sample to land.
 mkdir "$tmp/bin"
 cat >"$tmp/bin/nvidia-smi" <<'EOF'
 #!/bin/sh
@@ -154,6 +154,7 @@ cat >"$tmp/bin/py" <<EOF
 if [ "\$1" = $SDPA ]; then
 	while [ \$# -gt 0 ] && [ "\$1" != -o ]; do shift; done
 	cp $DATA/h200-sdpa-attn.tsv "\$2"
+	sleep 1
 	exit
 fi
 exec "$PY" "\$@"
