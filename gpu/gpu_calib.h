@@ -14,6 +14,9 @@
  * context (0 for GEMMs); work the interpolation key (tokens for GEMMs,
  * causal query-key pairs for prefill, KV tokens read for decode); flops
  * and bytes what the shard's operator does; seconds the median time.
+ * pim-gpucal (cuBLAS GEMMs, unfused attention) and gpu/calib/attn_sdpa.py
+ * (fused attention) write such files; gpu/calib/merge_attn.py makes one
+ * of them, the faster attention kernel at each shape (data/gpu/h200.tsv).
  */
 #ifndef PIM_GPU_CALIB_H
 #define PIM_GPU_CALIB_H
