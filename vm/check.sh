@@ -56,6 +56,9 @@ suite_opts()
 	done
 }
 
+suites=()
+sd_suites=()
+debug_suites=()
 suite_opts suites "$@"
 # shellcheck disable=SC2086 # blank-separated lists from make
 suite_opts sd_suites ${VM_SYSTEMD_SUITES:-}

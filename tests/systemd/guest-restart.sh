@@ -39,6 +39,7 @@ install_pimd() {
 }
 
 load_udev() {
+	# shellcheck disable=SC2119 # no extra module parameters
 	load || return 1
 	udevadm trigger --action=add --subsystem-match=pim &&
 	udevadm settle --timeout=30 &&
@@ -77,7 +78,7 @@ round() {
 	rm -f /tmp/sd-load.*
 	pids=
 	for i in $(seq "$nclients"); do
-		"$load_bin" --timeout 30 >/tmp/sd-load.$i 2>&1 &
+		"$load_bin" --timeout 30 >"/tmp/sd-load.$i" 2>&1 &
 		pids="$pids $!"
 	done
 	if ! check "round $r: $nclients clients have sessions with results" \
@@ -115,8 +116,8 @@ round() {
 		rc=$?
 		[ "$rc" -eq 0 ] || bad=$((bad + 1))
 		grep -q '^error org.freedesktop.DBus.Error.NoReply' \
-			/tmp/sd-load.$i && inflight=$((inflight + 1))
-		sed "s/^/# client $i (status $rc): /" /tmp/sd-load.$i
+			"/tmp/sd-load.$i" && inflight=$((inflight + 1))
+		sed "s/^/# client $i (status $rc): /" "/tmp/sd-load.$i"
 	done
 	check "round $r: no client hung (hung $hung)" test "$hung" -eq 0
 	check "round $r: every client got an error, then was served again with the same results ($bad failed)" \
