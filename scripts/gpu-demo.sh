@@ -67,7 +67,7 @@ run()
 	return $rc
 }
 
-defaults="--model small --compute cuda --requests 6 --prompt 128:256
+defaults="--model small --gpu H200 --compute cuda --requests 6 --prompt 128:256
 	  --new 12:20"
 # shellcheck disable=SC2086
 run demo $defaults --timeline-json "$out/timeline.json" "$@"
