@@ -395,10 +395,39 @@ static int method_run(sd_bus_message *m, void *userdata,
 	return 1;
 }
 
-static int method_get_iterations(sd_bus_message *m, void *userdata,
-				 sd_bus_error *error)
+/* One history record, as sig, onto reply. */
+typedef int (*hist_append_fn)(sd_bus_message *reply, const char *sig,
+			      const struct iter_rec *r);
+
+static int append_iteration(sd_bus_message *reply, const char *sig,
+			    const struct iter_rec *r)
 {
-	struct session *s = userdata;
+	return sd_bus_message_append(reply, sig, r->iter, r->batch[0],
+				     r->batch[1], r->decodes,
+				     r->prefill_tokens, r->out_tokens,
+				     r->gpu_ns[0], r->gpu_ns[1], r->pim_ns[0],
+				     r->pim_ns[1], r->pred_gpu_ns,
+				     r->pred_pim_ns, r->iter_ns);
+}
+
+static int append_walls(sd_bus_message *reply, const char *sig,
+			const struct iter_rec *r)
+{
+	const struct serve_walls *w = &r->walls;
+
+	return sd_bus_message_append(reply, sig, w->iter, w->start_ns,
+				     w->wall_ns, w->compute_ns, w->pim_ns,
+				     w->both_ns);
+}
+
+/*
+ * (t first, u max) -> a(sig): up to max kept iterations from first on;
+ * those no longer kept are skipped.
+ */
+static int reply_history(sd_bus_message *m, struct session *s,
+			 sd_bus_error *error, const char *sig,
+			 hist_append_fn append)
+{
 	struct serve *sv = serve_of(s, error);
 	sd_bus_message *reply = NULL;
 	uint64_t first, it;
@@ -413,58 +442,25 @@ static int method_get_iterations(sd_bus_message *m, void *userdata,
 	if (sv->iters > SERVE_HISTORY && first < sv->iters - SERVE_HISTORY)
 		first = sv->iters - SERVE_HISTORY;
 	ret = sd_bus_message_new_method_return(m, &reply);
-	ret = ret < 0 ? ret : sd_bus_message_open_container(reply, 'a',
-							    ITER_SIG);
-	for (it = first; ret >= 0 && it < sv->iters && max; it++, max--) {
-		const struct iter_rec *r = &sv->hist[it % SERVE_HISTORY];
-
-		ret = sd_bus_message_append(reply, ITER_SIG, r->iter,
-					    r->batch[0], r->batch[1],
-					    r->decodes, r->prefill_tokens,
-					    r->out_tokens, r->gpu_ns[0],
-					    r->gpu_ns[1], r->pim_ns[0],
-					    r->pim_ns[1], r->pred_gpu_ns,
-					    r->pred_pim_ns, r->iter_ns);
-	}
+	ret = ret < 0 ? ret : sd_bus_message_open_container(reply, 'a', sig);
+	for (it = first; ret >= 0 && it < sv->iters && max; it++, max--)
+		ret = append(reply, sig, &sv->hist[it % SERVE_HISTORY]);
 	ret = ret < 0 ? ret : sd_bus_message_close_container(reply);
 	ret = ret < 0 ? ret : sd_bus_send(NULL, reply, NULL);
 	sd_bus_message_unref(reply);
 	return ret;
 }
 
+static int method_get_iterations(sd_bus_message *m, void *userdata,
+				 sd_bus_error *error)
+{
+	return reply_history(m, userdata, error, ITER_SIG, append_iteration);
+}
+
 static int method_get_iteration_times(sd_bus_message *m, void *userdata,
 				      sd_bus_error *error)
 {
-	struct session *s = userdata;
-	struct serve *sv = serve_of(s, error);
-	sd_bus_message *reply = NULL;
-	uint64_t first, it;
-	uint32_t max;
-	int ret;
-
-	if (!sv)
-		return -ENOEXEC;
-	ret = sd_bus_message_read(m, "tu", &first, &max);
-	if (ret < 0)
-		return ret;
-	if (sv->iters > SERVE_HISTORY && first < sv->iters - SERVE_HISTORY)
-		first = sv->iters - SERVE_HISTORY;
-	ret = sd_bus_message_new_method_return(m, &reply);
-	ret = ret < 0 ? ret : sd_bus_message_open_container(reply, 'a',
-							    WALLS_SIG);
-	for (it = first; ret >= 0 && it < sv->iters && max; it++, max--) {
-		const struct serve_walls *w =
-			&sv->hist[it % SERVE_HISTORY].walls;
-
-		ret = sd_bus_message_append(reply, WALLS_SIG, w->iter,
-					    w->start_ns, w->wall_ns,
-					    w->compute_ns, w->pim_ns,
-					    w->both_ns);
-	}
-	ret = ret < 0 ? ret : sd_bus_message_close_container(reply);
-	ret = ret < 0 ? ret : sd_bus_send(NULL, reply, NULL);
-	sd_bus_message_unref(reply);
-	return ret;
+	return reply_history(m, userdata, error, WALLS_SIG, append_walls);
 }
 
 static int method_get_timeline(sd_bus_message *m, void *userdata,
